@@ -1,0 +1,7 @@
+"""Sub-commands of `python -m resnet`.
+
+Each module here defines `register(subparsers)`, which adds its parser and sets `func` to a callable taking the
+parsed arguments and returning an exit code. `COMMANDS` lists them in the order `--help` shows them.
+"""
+
+COMMANDS = ("summary", "diagram", "predict", "gradients", "bench")
