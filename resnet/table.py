@@ -1,0 +1,185 @@
+"""The per-layer table of a model: shapes, parameters, MACs, receptive field and activation memory.
+
+One row per layer, in the model's topological order. Every figure is computed from the layer's own configuration
+and the shapes of the tensors around it, so the same code serves every architecture, the plain twins and the
+networks without batch normalisation.
+
+How the columns are counted:
+- `params`: every weight of the layer; `trainable_params` + `non_trainable_params` (BN's moving mean and variance are
+  the non-trainable ones). The column sums to `model.count_params()`.
+- `macs`: multiply-accumulates for one image. Conv2D: H_out·W_out·k_h·k_w·C_in·C_out/groups; DepthwiseConv2D:
+  H_out·W_out·k_h·k_w·C_in·depth_multiplier; Dense: in·out for each position it is applied to. Every other layer
+  counts 0: batch norm, additions, ReLU and pooling are element-wise or comparisons rather than products of a
+  weight with an input (and inference folds batch norm into the convolution before it). Biases are not counted.
+- `receptive_field` / `jump`: the square window of input pixels one output element sees, and the distance in input
+  pixels between neighbouring output elements, by the recurrence r_out = r_in + (k - 1)·j_in, j_out = j_in·s
+  (k the dilated kernel size, s the stride), followed along the graph; where branches meet (Add, Concatenate) the
+  largest window wins. Padding changes neither. A layer that gathers every position into one vector (global
+  pooling, Flatten) sees the whole map it reads. Windows are not clipped to the image: ResNet-50's last block sees
+  a 483-pixel window, larger than its 224-pixel input. A layer without a kernel that shrinks the map (such as a
+  strided slice) counts as a 1×1 window with the stride its shapes imply.
+- `activation_bytes`: the size of the layer's output for a batch of one, at the output's dtype (float32: 4 bytes).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import keras
+import numpy as np
+import pandas as pd
+
+COLUMNS = (
+    "name",
+    "type",
+    "stage",
+    "block",
+    "inputs",
+    "output_shape",
+    "params",
+    "trainable_params",
+    "non_trainable_params",
+    "macs",
+    "receptive_field",
+    "jump",
+    "activation_bytes",
+)
+
+TOTALLED = ("params", "trainable_params", "non_trainable_params", "macs", "activation_bytes")
+
+STAGE_NAMES = {1: "stem", 6: "head"}
+
+
+def stage_name(stage: int) -> str:
+    """`stem`, `conv2` … `conv5`, `head`: the names the layers themselves carry."""
+    return STAGE_NAMES.get(stage, f"conv{stage}")
+
+
+def _locate(layer_name: str) -> tuple[int, int]:
+    # Temporary stand-in for resnet.architectures.locate until the architecture table lands.
+    match = re.match(r"conv(\d+)_block(\d+)_", layer_name)
+    if match:
+        return int(match[1]), int(match[2])
+    if layer_name in {"avg_pool", "max_pool", "predictions", "flatten"}:
+        return 6, 0
+    return 1, 0
+
+
+def inbound_layer_names(layer: keras.Layer) -> list[str]:
+    """Names of the layers whose outputs feed `layer` (in a functional model), in argument order."""
+    if isinstance(layer, keras.layers.InputLayer):
+        return []
+    # Keras 3 has no public accessor for a layer's producers; every KerasTensor records its own.
+    return [tensor._keras_history.operation.name for tensor in keras.tree.flatten(layer.input)]
+
+
+def _spatial(shape) -> tuple[int, int] | None:
+    """(height, width) of a channels-last image tensor shape with batch axis, else None."""
+    if len(shape) == 4 and shape[1] is not None and shape[2] is not None:
+        return int(shape[1]), int(shape[2])
+    return None
+
+
+def _pairs(value) -> tuple[int, int]:
+    return (value, value) if isinstance(value, int) else tuple(value)
+
+
+def _window(layer: keras.Layer, input_shape, output_shape) -> tuple[int, int]:
+    """(kernel size along the height axis after dilation, stride) of `layer` as seen by the recurrence."""
+    if isinstance(layer, (keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D, keras.layers.Flatten)):
+        spatial = _spatial(input_shape)
+        return (spatial[0] if spatial else 1), 1
+    kernel = getattr(layer, "kernel_size", None) or getattr(layer, "pool_size", None)
+    if kernel is not None and getattr(layer, "strides", None) is not None:
+        dilation = _pairs(getattr(layer, "dilation_rate", 1))[0]
+        return dilation * (_pairs(kernel)[0] - 1) + 1, _pairs(layer.strides)[0]
+    before, after = _spatial(input_shape), _spatial(output_shape)
+    if before and after and after[0] < before[0]:
+        return 1, round(before[0] / after[0])
+    return 1, 1
+
+
+def _macs(layer: keras.Layer, input_shape, output_shape) -> int:
+    if isinstance(layer, keras.layers.DepthwiseConv2D):
+        k_h, k_w = _pairs(layer.kernel_size)
+        return math.prod(output_shape[1:3]) * k_h * k_w * input_shape[-1] * layer.depth_multiplier
+    if isinstance(layer, keras.layers.Conv2D):
+        k_h, k_w = _pairs(layer.kernel_size)
+        return math.prod(output_shape[1:3]) * k_h * k_w * input_shape[-1] * output_shape[-1] // layer.groups
+    if isinstance(layer, keras.layers.Dense):
+        return math.prod(input_shape[1:-1]) * input_shape[-1] * output_shape[-1]
+    return 0
+
+
+def _count(weights) -> int:
+    return int(sum(math.prod(weight.shape) for weight in weights))
+
+
+def layer_table(model: keras.Model) -> pd.DataFrame:
+    """One row per layer of a built functional `model`; the columns are described in the module's docstring."""
+    rows = []
+    field: dict[str, tuple[int, int]] = {}  # layer name -> (receptive field, jump) of its output
+    for layer in model.layers:
+        inputs = inbound_layer_names(layer)
+        output_shape = tuple(layer.output.shape)
+        input_shape = tuple(keras.tree.flatten(layer.input)[0].shape) if inputs else output_shape
+        if inputs:
+            size_in = max(field[name][0] for name in inputs)
+            jump_in = max(field[name][1] for name in inputs)
+            kernel, stride = _window(layer, input_shape, output_shape)
+            field[layer.name] = (size_in + (kernel - 1) * jump_in, jump_in * stride)
+        else:
+            field[layer.name] = (1, 1)
+        stage, block = _locate(layer.name)
+        trainable = _count(layer.trainable_weights)
+        non_trainable = _count(layer.non_trainable_weights)
+        rows.append(
+            {
+                "name": layer.name,
+                "type": type(layer).__name__,
+                "stage": stage,
+                "block": block,
+                "inputs": ", ".join(inputs),
+                "output_shape": output_shape[1:],
+                "params": trainable + non_trainable,
+                "trainable_params": trainable,
+                "non_trainable_params": non_trainable,
+                "macs": _macs(layer, input_shape, output_shape),
+                "receptive_field": field[layer.name][0],
+                "jump": field[layer.name][1],
+                "activation_bytes": math.prod(output_shape[1:]) * np.dtype(layer.output.dtype).itemsize,
+            }
+        )
+    return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+def totals(table: pd.DataFrame) -> dict[str, int]:
+    """Sums of the countable columns over the whole table, plus the number of layers."""
+    summed = {column: int(table[column].sum()) for column in TOTALLED}
+    return {"layers": len(table), **summed}
+
+
+def stage_totals(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per stage: its name, layer and block counts, the summed columns, and its last layer's output shape,
+    receptive field and jump (what the stage hands on to the next)."""
+    grouped = table.groupby("stage", sort=True)
+    result = grouped[list(TOTALLED)].sum()
+    result.insert(0, "blocks", grouped["block"].nunique())
+    result.insert(0, "layers", grouped.size())
+    result.insert(0, "stage_name", [stage_name(stage) for stage in result.index])
+    last = grouped.tail(1).set_index("stage")
+    for column in ("output_shape", "receptive_field", "jump"):
+        result[column] = last[column]
+    return result
+
+
+def block_totals(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per (stage, block), with the same columns as `stage_totals` except the block count."""
+    grouped = table.groupby(["stage", "block"], sort=True)
+    result = grouped[list(TOTALLED)].sum()
+    result.insert(0, "layers", grouped.size())
+    last = grouped.tail(1).set_index(["stage", "block"])
+    for column in ("output_shape", "receptive_field", "jump"):
+        result[column] = last[column]
+    return result

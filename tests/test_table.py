@@ -1,0 +1,127 @@
+"""The per-layer table against figures worked out independently: by hand, or from each layer's kernel shape."""
+
+import math
+
+import keras
+import pytest
+
+from resnet import table
+
+
+@pytest.fixture(scope="module")
+def resnet50():
+    return keras.applications.ResNet50(weights=None)
+
+
+@pytest.fixture(scope="module")
+def resnet50_table(resnet50):
+    return table.layer_table(resnet50).set_index("name")
+
+
+def test_one_row_per_layer_in_model_order(resnet50, resnet50_table):
+    assert list(resnet50_table.index) == [layer.name for layer in resnet50.layers]
+    assert set(resnet50_table.columns) | {"name"} == set(table.COLUMNS)
+
+
+def test_params_of_every_conv_dense_and_bn_layer_follow_from_their_kernel_shapes(resnet50, resnet50_table):
+    for layer in resnet50.layers:
+        row = resnet50_table.loc[layer.name]
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+            *window, c_in, c_out = layer.kernel.shape
+            expected = math.prod(window) * c_in * c_out + (c_out if layer.use_bias else 0)
+            assert (row.params, row.non_trainable_params) == (expected, 0), layer.name
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            channels = row.output_shape[-1]
+            # gamma and beta learn; the moving mean and variance do not.
+            assert (row.trainable_params, row.non_trainable_params) == (2 * channels, 2 * channels), layer.name
+        else:
+            assert row.params == 0, layer.name
+
+
+def test_totals_equal_count_params_and_resnet50_needs_3_86_giga_macs(resnet50, resnet50_table):
+    summed = table.totals(resnet50_table)
+    assert summed["params"] == resnet50.count_params() == 25_636_712
+    assert summed["trainable_params"] + summed["non_trainable_params"] == summed["params"]
+    assert round(summed["macs"] / 1e9, 2) == 3.86
+
+
+@pytest.mark.parametrize(
+    "name, macs",
+    [
+        ("conv1_conv", 112 * 112 * 7 * 7 * 3 * 64),  # 118,013,952
+        ("conv2_block1_0_conv", 56 * 56 * 1 * 1 * 64 * 256),
+        ("conv2_block1_2_conv", 56 * 56 * 3 * 3 * 64 * 64),
+        ("conv3_block1_1_conv", 28 * 28 * 1 * 1 * 256 * 128),  # stride 2 on the 1x1, as in keras.applications
+        ("conv5_block3_3_conv", 7 * 7 * 1 * 1 * 512 * 2048),
+        ("predictions", 2048 * 1000),
+        ("conv1_bn", 0),
+        ("conv2_block1_add", 0),
+        ("pool1_pool", 0),
+    ],
+)
+def test_macs_of_named_layers_worked_by_hand(resnet50_table, name, macs):
+    assert resnet50_table.loc[name, "macs"] == macs
+
+
+@pytest.mark.parametrize(
+    "name, size, jump",
+    [
+        ("input_layer", 1, 1),
+        ("conv1_pad", 1, 1),  # padding moves the window, it does not widen it
+        ("conv1_conv", 7, 2),  # 1 + (7-1)*1
+        ("pool1_pool", 11, 4),  # 7 + (3-1)*2
+        ("conv2_block1_0_conv", 11, 4),  # 1x1
+        ("conv2_block1_2_conv", 19, 4),  # 11 + (3-1)*4
+        ("conv2_block1_add", 19, 4),  # max(shortcut 11, main path 19)
+        ("conv2_block3_out", 35, 4),  # three 3x3 convs at jump 4: 11 + 3*8
+        ("conv3_block1_1_conv", 35, 8),  # 1x1 stride 2
+        ("conv3_block1_2_conv", 51, 8),  # 35 + 2*8
+        ("conv3_block4_out", 99, 8),  # 35 + 4*16
+        ("conv4_block6_out", 291, 16),  # 99 + 6*32
+        ("conv5_block3_out", 483, 32),  # 291 + 3*64
+    ],
+)
+def test_receptive_field_by_the_recurrence(resnet50_table, name, size, jump):
+    assert (resnet50_table.loc[name, "receptive_field"], resnet50_table.loc[name, "jump"]) == (size, jump)
+
+
+def test_activation_memory_is_the_float32_output_of_one_image(resnet50_table):
+    assert resnet50_table.loc["conv1_conv", "activation_bytes"] == 112 * 112 * 64 * 4
+    assert resnet50_table.loc["predictions", "activation_bytes"] == 1000 * 4
+
+
+def test_layers_are_grouped_by_stage_and_block(resnet50_table):
+    assert tuple(resnet50_table.loc["pool1_pool", ["stage", "block"]]) == (1, 0)
+    assert tuple(resnet50_table.loc["conv4_block6_2_bn", ["stage", "block"]]) == (4, 6)
+    assert tuple(resnet50_table.loc["predictions", ["stage", "block"]]) == (6, 0)
+
+
+def test_stage_and_block_totals_add_up_to_the_whole(resnet50_table):
+    stages = table.stage_totals(resnet50_table.reset_index())
+    whole = table.totals(resnet50_table)
+    assert list(stages.stage_name) == ["stem", "conv2", "conv3", "conv4", "conv5", "head"]
+    assert list(stages.blocks) == [1, 3, 4, 6, 3, 1]
+    for column in table.TOTALLED:
+        assert stages[column].sum() == whole[column]
+    assert stages.loc[5, "output_shape"] == (7, 7, 2048)
+    blocks = table.block_totals(resnet50_table.reset_index())
+    assert len(blocks) == 1 + 16 + 1
+    assert blocks["params"].sum() == whole["params"]
+
+
+def test_grouped_dilated_and_depthwise_layers_of_a_small_model():
+    inputs = keras.Input((8, 8, 4))
+    x = keras.layers.Conv2D(8, 3, padding="same", groups=2, name="grouped")(inputs)
+    x = keras.layers.Conv2D(8, 3, padding="same", dilation_rate=2, name="dilated")(x)
+    x = keras.layers.DepthwiseConv2D(3, strides=2, padding="same", depth_multiplier=2, name="depthwise")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    outputs = keras.layers.Dense(3, name="dense")(x)
+    rows = table.layer_table(keras.Model(inputs, outputs)).set_index("name")
+
+    assert rows.loc["grouped", "macs"] == 8 * 8 * 3 * 3 * 4 * 8 // 2
+    assert rows.loc["depthwise", "macs"] == 4 * 4 * 3 * 3 * 8 * 2
+    assert rows.loc["dense", "macs"] == (4 * 4 * 16) * 3
+    assert rows.loc["grouped", "receptive_field"] == 3
+    assert rows.loc["dilated", "receptive_field"] == 3 + (5 - 1)  # a 3x3 kernel dilated by 2 spans 5 pixels
+    assert (rows.loc["depthwise", "receptive_field"], rows.loc["depthwise", "jump"]) == (9, 2)
+    assert rows.loc["flatten", "receptive_field"] == 9 + (4 - 1) * 2  # the whole 4x4 map
