@@ -1,0 +1,204 @@
+"""The building blocks of every network in the architecture table.
+
+One function per block, as in keras.applications: each takes a tensor and returns a tensor, and names its layers
+through a `BlockNames` so that one block can be found, grouped and drawn by name. Every block takes
+`shortcut=False`, which builds its *plain twin*: the same main path, no addition, and no projection layers (a
+plain network has nothing to project). With option-A shortcuts the two twins have exactly the same parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+from keras import layers, ops
+
+
+@dataclass(frozen=True)
+class ConvStyle:
+    """How every convolution and BatchNorm of one network is made; it differs between the seeds' ResNet-50s."""
+
+    use_bias: bool = True
+    kernel_initializer: str = "glorot_uniform"
+    weight_decay: float = 0.0  # L2 on every kernel (Model Garden: 1e-4)
+    bn_epsilon: float = 1.001e-5
+    bn_momentum: float = 0.99
+    batch_norm: bool = True  # False drops every BatchNormalization (the gradient lab's switch)
+
+    def regularizer(self):
+        return keras.regularizers.L2(self.weight_decay) if self.weight_decay else None
+
+    def conv(self, filters, kernel_size, *, strides=1, padding="valid", name, use_bias=None):
+        return layers.Conv2D(
+            filters,
+            kernel_size,
+            strides=strides,
+            padding=padding,
+            use_bias=self.use_bias if use_bias is None else use_bias,
+            kernel_initializer=self.kernel_initializer,
+            kernel_regularizer=self.regularizer(),
+            name=name,
+        )
+
+    def bn(self, name):
+        return layers.BatchNormalization(axis=-1, epsilon=self.bn_epsilon, momentum=self.bn_momentum, name=name)
+
+
+@dataclass(frozen=True)
+class BlockNames:
+    """Layer names of one block, in keras.applications' scheme or the course's (`res2a_branch2a`).
+
+    `branch` 0 is the shortcut, 1–3 the main path's convolutions; `"preact"` is ResNet V2's pre-activation.
+    """
+
+    stage: int
+    block: int
+    scheme: str = "keras"
+
+    def __call__(self, branch, kind: str) -> str:
+        if self.scheme == "course":
+            return self._course(branch, kind)
+        if kind in ("add", "out"):
+            return f"conv{self.stage}_block{self.block}_{kind}"
+        return f"conv{self.stage}_block{self.block}_{branch}_{kind}"
+
+    def _course(self, branch, kind: str) -> str:
+        base = f"res{self.stage}{chr(ord('a') + self.block - 1)}"
+        if kind in ("add", "out"):
+            return f"{base}_{kind}"
+        part = "branch1" if branch == 0 else f"branch2{'abc'[branch - 1]}"
+        if kind == "conv":
+            return f"{base}_{part}"
+        if kind == "bn":
+            return f"bn{base[3:]}_{part}"
+        return f"{base}_{part}_{kind}"
+
+
+@keras.saving.register_keras_serializable(package="resnet")
+class ZeroPadShortcut(layers.Layer):
+    """He et al.'s option A: subsample by `strides` and append zero channels. It has no parameters."""
+
+    def __init__(self, strides: int, channels: int, **kwargs):
+        super().__init__(**kwargs)
+        self.strides = strides
+        self.channels = channels
+
+    def call(self, x):
+        x = x[:, :: self.strides, :: self.strides, :]
+        extra = self.channels - x.shape[-1]
+        return ops.pad(x, [[0, 0], [0, 0], [0, 0], [0, extra]])
+
+    def compute_output_shape(self, input_shape):
+        def down(n):
+            return None if n is None else -(-n // self.strides)
+
+        batch, height, width, _ = input_shape
+        return (batch, down(height), down(width), self.channels)
+
+    def get_config(self):
+        return {**super().get_config(), "strides": self.strides, "channels": self.channels}
+
+
+def conv_bn(x, filters, kernel_size, *, names: BlockNames, branch, style: ConvStyle, strides=1, padding="valid",
+            relu=True):
+    """Conv → BatchNorm → ReLU, the unit every block is made of (BN and ReLU optional)."""
+    x = style.conv(filters, kernel_size, strides=strides, padding=padding, name=names(branch, "conv"))(x)
+    if style.batch_norm:
+        x = style.bn(names(branch, "bn"))(x)
+    if relu:
+        x = layers.Activation("relu", name=names(branch, "relu"))(x)
+    return x
+
+
+def merge(shortcut, x, names: BlockNames):
+    """H(x) = F(x) + x, then ReLU; with no shortcut (the plain twin) only the ReLU remains."""
+    if shortcut is not None:
+        # keras.applications adds [shortcut, x] in this order; float addition is commutative, but keeping the order
+        # keeps the graph (and its diagram) identical.
+        x = layers.Add(name=names(None, "add"))([shortcut, x])
+    return layers.Activation("relu", name=names(None, "out"))(x)
+
+
+def bottleneck_block(x, width, *, names: BlockNames, style: ConvStyle, strides=1, projection=False,
+                     stride_on="1x1", expansion=4, shortcut=True):
+    """1×1 (reduce) → 3×3 → 1×1 (restore ×4), the ResNet-50/101/152 block.
+
+    `stride_on` says which conv of a down-sampling block strides: the first 1×1 (the paper and keras.applications)
+    or the 3×3 (Model Garden's "v1.5", which sees every input pixel instead of skipping three in four).
+    """
+    out_channels = expansion * width
+    skip = None
+    if shortcut:
+        skip = (conv_bn(x, out_channels, 1, strides=strides, names=names, branch=0, style=style, relu=False)
+                if projection else x)
+    first, middle = (strides, 1) if stride_on == "1x1" else (1, strides)
+    x = conv_bn(x, width, 1, strides=first, names=names, branch=1, style=style)
+    x = conv_bn(x, width, 3, strides=middle, padding="same", names=names, branch=2, style=style)
+    x = conv_bn(x, out_channels, 1, names=names, branch=3, style=style, relu=False)
+    return merge(skip, x, names)
+
+
+def identity_block(x, width, *, names: BlockNames, style: ConvStyle, shortcut=True, **kwargs):
+    """A bottleneck block whose shortcut is its input: shapes in and out are equal."""
+    return bottleneck_block(x, width, names=names, style=style, shortcut=shortcut, **kwargs)
+
+
+def projection_block(x, width, *, names: BlockNames, style: ConvStyle, strides=2, shortcut=True, **kwargs):
+    """The seeds' "convolutional block": a 1×1 conv + BN on the shortcut matches the new shape, y = F(x) + W_s x."""
+    return bottleneck_block(x, width, names=names, style=style, strides=strides, projection=True,
+                            shortcut=shortcut, **kwargs)
+
+
+def basic_block(x, width, *, names: BlockNames, style: ConvStyle, strides=1, shortcut_kind="identity",
+                shortcut=True):
+    """3×3 → 3×3, the block of ResNet-18/34 and the CIFAR nets.
+
+    `shortcut_kind` is "identity", "projection" (1×1 conv + BN, option B) or "zeros" (option A).
+    """
+    skip = None
+    if shortcut:
+        if shortcut_kind == "projection":
+            skip = conv_bn(x, width, 1, strides=strides, names=names, branch=0, style=style, relu=False)
+        elif shortcut_kind == "zeros":
+            skip = ZeroPadShortcut(strides, width, name=names(0, "pad"))(x)
+        else:
+            skip = x
+    x = conv_bn(x, width, 3, strides=strides, padding="same", names=names, branch=1, style=style)
+    x = conv_bn(x, width, 3, padding="same", names=names, branch=2, style=style, relu=False)
+    return merge(skip, x, names)
+
+
+def preact_bottleneck_block(x, width, *, names: BlockNames, style: ConvStyle, strides=1, projection=False,
+                            shortcut=True, expansion=4):
+    """ResNet V2's block (He et al., 2016b): BN → ReLU come first, and the addition is left un-activated.
+
+    As in keras.applications, the 3×3 conv strides (after explicit padding), the projection reads the
+    pre-activation, and a strided identity shortcut is a 1×1 max-pool.
+    """
+    preact = x
+    if style.batch_norm:
+        preact = style.bn(names("preact", "bn"))(preact)
+    preact = layers.Activation("relu", name=names("preact", "relu"))(preact)
+    skip = None
+    if shortcut:
+        if projection:
+            skip = style.conv(expansion * width, 1, strides=strides, name=names(0, "conv"), use_bias=True)(preact)
+        elif strides > 1:
+            skip = layers.MaxPooling2D(1, strides=strides, name=names(0, "pool"))(x)
+        else:
+            skip = x
+    y = _preact_conv(preact, width, 1, names, 1, style)
+    y = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name=names(2, "pad"))(y)
+    y = _preact_conv(y, width, 3, names, 2, style, strides=strides)
+    y = style.conv(expansion * width, 1, name=names(3, "conv"), use_bias=True)(y)
+    if skip is None:
+        return layers.Identity(name=names(None, "out"))(y)
+    return layers.Add(name=names(None, "out"))([skip, y])
+
+
+def _preact_conv(x, filters, kernel_size, names, branch, style, strides=1):
+    # V2's inner convs have no bias: the BN that follows would cancel it.
+    x = style.conv(filters, kernel_size, strides=strides, name=names(branch, "conv"), use_bias=False)(x)
+    if style.batch_norm:
+        x = style.bn(names(branch, "bn"))(x)
+    return layers.Activation("relu", name=names(branch, "relu"))(x)
