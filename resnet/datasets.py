@@ -1,0 +1,194 @@
+"""Where the gradient lab's images come from: generated offline, CIFAR-10 from the keras cache, or the user's folder.
+
+Every source has `class_names`, `image_size` and `batches(batch_size, seed)`: an endless iterator of
+`(images, labels)` numpy pairs, images float32 in [0, 1] of shape (batch, size, size, 3), labels int32. The same
+seed gives the same batches, so a residual net and its plain twin can be fed identical data.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from resnet.errors import UserError
+
+Batch = tuple[np.ndarray, np.ndarray]
+
+
+class DataUnavailable(UserError):
+    """A data source that cannot be read here (not cached, not a folder of class sub-folders, no images…)."""
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Offline: ten procedurally drawn pattern classes. Each image gets random colours, scale, phase and position plus
+# pixel noise, so a class is a *structure* (orientation, shape, texture), never a colour a net could shortcut on.
+
+SHAPE_CLASSES = ("horizontal stripes", "vertical stripes", "diagonal stripes", "anti-diagonal stripes",
+                 "checkerboard", "disc", "ring", "square", "cross", "dots")
+OFFLINE_POOL = 4096  # images per epoch; each is redrawn from (seed, index), so nothing is held in memory
+
+
+def _pattern(label: int, yy: np.ndarray, xx: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A {0, 1} mask of class `label` on the unit-square grid (yy, xx)."""
+    period = rng.uniform(0.12, 0.3)
+    phase = rng.uniform(0, period)
+    cy, cx = rng.uniform(0.3, 0.7, size=2)
+    radius = rng.uniform(0.15, 0.32)
+    stripes = lambda t: ((t + phase) % period) < period / 2  # noqa: E731 - a one-line helper shared by 4 classes
+    if label == 0:
+        return stripes(yy)
+    if label == 1:
+        return stripes(xx)
+    if label == 2:
+        return stripes((xx + yy) / np.sqrt(2))
+    if label == 3:
+        return stripes((xx - yy) / np.sqrt(2))
+    if label == 4:
+        return stripes(xx) ^ stripes(yy)
+    distance = np.hypot(yy - cy, xx - cx)
+    if label == 5:
+        return distance < radius
+    if label == 6:
+        return np.abs(distance - radius) < radius * 0.3
+    if label == 7:
+        return np.maximum(np.abs(yy - cy), np.abs(xx - cx)) < radius * 0.9
+    if label == 8:
+        arm = radius * 0.3
+        inside = np.maximum(np.abs(yy - cy), np.abs(xx - cx)) < radius * 1.2
+        return inside & ((np.abs(yy - cy) < arm) | (np.abs(xx - cx) < arm))
+    # dots: a lattice of small discs
+    fy, fx = ((yy + phase) % period) - period / 2, ((xx + phase) % period) - period / 2
+    return np.hypot(fy, fx) < period * 0.28
+
+
+def shape_image(seed: int, index: int, image_size: int) -> Batch:
+    """Image `index` of the offline set drawn with `seed`: (size, size, 3) float32 in [0, 1], and its label."""
+    label = index % len(SHAPE_CLASSES)
+    rng = np.random.default_rng((seed, index))
+    grid = (np.arange(image_size, dtype=np.float32) + 0.5) / image_size
+    yy, xx = np.meshgrid(grid, grid, indexing="ij")
+    mask = _pattern(label, yy, xx, rng).astype(np.float32)[..., None]
+    foreground, background = rng.uniform(0, 1, size=(2, 3)).astype(np.float32)
+    while np.abs(foreground - background).max() < 0.3:  # keep the pattern visible under the noise
+        foreground = rng.uniform(0, 1, size=3).astype(np.float32)
+    image = background + (foreground - background) * mask
+    image += rng.normal(0, 0.08, size=image.shape).astype(np.float32)
+    return np.clip(image, 0, 1), np.int32(label)
+
+
+class OfflineShapes:
+    """Ten pattern classes generated on the fly; needs nothing downloaded and is the same on every machine."""
+
+    name = "offline"
+    class_names = SHAPE_CLASSES
+
+    def __init__(self, image_size: int = 32, data_seed: int = 0):
+        self.image_size = image_size
+        self.data_seed = data_seed  # which 4096 images make up the set; `batches(seed=…)` picks their order
+
+    def batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
+        order = np.random.default_rng(seed)
+        while True:
+            epoch = order.permutation(OFFLINE_POOL)
+            for start in range(0, OFFLINE_POOL - batch_size + 1, batch_size):
+                pairs = [shape_image(self.data_seed, int(i), self.image_size) for i in epoch[start:start + batch_size]]
+                yield np.stack([p[0] for p in pairs]), np.array([p[1] for p in pairs], dtype=np.int32)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# CIFAR-10: only from the keras cache. `keras.datasets.cifar10.load_data` would try to download, which on an
+# offline classroom server hangs until the network times out, so we look for its archive first.
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+_CIFAR10_ARCHIVE = "cifar-10-batches-py-target_archive"  # the name keras 3's get_file stores the download under
+
+
+def cifar10_cached() -> bool:
+    """Whether keras has the CIFAR-10 archive in its cache (KERAS_HOME, ~/.keras, or its /tmp fallback)."""
+    homes = [os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras")), "/tmp/.keras"]
+    return any(os.path.isfile(os.path.join(home, "datasets", _CIFAR10_ARCHIVE)) for home in homes)
+
+
+@lru_cache(maxsize=1)
+def _cifar10_train() -> Batch:
+    import keras
+
+    (images, labels), _ = keras.datasets.cifar10.load_data()
+    return images, labels.reshape(-1).astype(np.int32)
+
+
+class Cifar10:
+    name = "cifar10"
+    class_names = CIFAR10_CLASSES
+
+    def __init__(self, image_size: int = 32):
+        if not cifar10_cached():
+            raise DataUnavailable("CIFAR-10 is not in the keras cache and this server cannot download it; "
+                                  "use the offline data or a folder of images (or copy the archive into ~/.keras/datasets)")
+        self.image_size = image_size
+        self.images, self.labels = _cifar10_train()
+
+    def batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
+        order = np.random.default_rng(seed)
+        while True:
+            epoch = order.permutation(len(self.labels))
+            for start in range(0, len(epoch) - batch_size + 1, batch_size):
+                chosen = epoch[start:start + batch_size]
+                yield _resized(self.images[chosen].astype(np.float32) / 255.0, self.image_size), self.labels[chosen]
+
+
+def _resized(images: np.ndarray, image_size: int) -> np.ndarray:
+    if images.shape[1] == image_size and images.shape[2] == image_size:
+        return images
+    import tensorflow as tf
+
+    return tf.image.resize(images, (image_size, image_size)).numpy()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The user's folder: one sub-folder per class, read by keras.utils.image_dataset_from_directory.
+
+class ImageFolder:
+    def __init__(self, directory: str | os.PathLike, image_size: int = 32):
+        import keras
+
+        path = Path(directory).expanduser()
+        self.name = str(path)
+        if not path.is_dir():
+            raise DataUnavailable(f"{path} is not a folder; give a folder with one sub-folder of images per class")
+        if len([child for child in path.iterdir() if child.is_dir()]) < 2:
+            raise DataUnavailable(f"{path} needs at least two sub-folders (one per class) holding images")
+        self.image_size = image_size
+        try:
+            self._dataset = keras.utils.image_dataset_from_directory(
+                path, label_mode="int", image_size=(image_size, image_size), batch_size=None, shuffle=False,
+                verbose=False)
+        except ValueError as exc:  # keras says "No images found in directory …" and the like
+            raise DataUnavailable(f"cannot read images from {path}: {str(exc).splitlines()[0]}") from None
+        self.class_names = tuple(self._dataset.class_names)
+
+    def batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
+        dataset = (self._dataset.shuffle(4096, seed=seed, reshuffle_each_iteration=True).repeat()
+                   .batch(batch_size, drop_remainder=True))
+        for images, labels in dataset.as_numpy_iterator():
+            yield (images / 255.0).astype(np.float32), labels.astype(np.int32)
+
+
+def open_data(spec: str, image_size: int = 32):
+    """`offline`, `cifar10`, or a folder path → a data source of square images of side `image_size`."""
+    if spec == "offline":
+        return OfflineShapes(image_size)
+    if spec == "cifar10":
+        return Cifar10(image_size)
+    return ImageFolder(spec, image_size)
+
+
+def random_batch(batch_size: int = 64, image_size: int = 32, classes: int = 10, seed: int = 0) -> Batch:
+    """Gaussian-noise images and uniform labels: the fixed probe batch for gradient norms at initialisation."""
+    rng = np.random.default_rng(seed)
+    images = rng.normal(0, 1, size=(batch_size, image_size, image_size, 3)).astype(np.float32)
+    return images, rng.integers(0, classes, size=batch_size).astype(np.int32)

@@ -1,0 +1,96 @@
+"""Bounds on training runs, kept in one place so one user cannot starve a classroom server.
+
+`Limits` holds every number (defaults below, each overridable by an environment variable read once at start-up);
+`RunRegistry` is the server-wide gate: at most `max_concurrent_runs` runs at a time, and one per session. Both refuse
+with `RunRefused` and a message that says which bound was hit and what to do.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import threading
+from contextlib import contextmanager
+
+from resnet.errors import RunRefused
+
+# Environment variable -> Limits field. Kept beside the dataclass so the two cannot drift apart.
+ENVIRONMENT = {
+    "RESNET_MAX_STEPS": "max_steps",
+    "RESNET_MAX_BATCH": "max_batch",
+    "RESNET_MAX_IMAGE_SIZE": "max_image_size",
+    "RESNET_MAX_RUN_SECONDS": "max_run_seconds",
+    "RESNET_MAX_CONCURRENT_RUNS": "max_concurrent_runs",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    max_steps: int = 300
+    max_batch: int = 128
+    max_image_size: int = 128
+    max_run_seconds: float = 900.0  # wall time of one run (both nets); the run stops there and keeps its records
+    max_concurrent_runs: int = 2  # server-wide; each run already keeps 2 CPU cores busy
+
+    def __post_init__(self):
+        for field in dataclasses.fields(self):
+            if getattr(self, field.name) <= 0:
+                raise ValueError(f"limit {field.name} must be positive, got {getattr(self, field.name)}")
+
+    @classmethod
+    def from_environment(cls, environ=None) -> Limits:
+        """Defaults, with any `RESNET_MAX_*` variable in `environ` (default: os.environ) taking their place."""
+        environ = os.environ if environ is None else environ
+        overrides = {}
+        for variable, field_name in ENVIRONMENT.items():
+            if variable not in environ:
+                continue
+            kind = float if field_name == "max_run_seconds" else int
+            try:
+                overrides[field_name] = kind(environ[variable])
+            except ValueError:
+                raise RunRefused(f"{variable}={environ[variable]!r} is not a number; unset it or give a number") from None
+        return cls(**overrides)
+
+    def check(self, *, steps: int, batch: int, image_size: int) -> None:
+        """Refuse a run whose size is over a limit (or not a sensible size at all)."""
+        if steps < 0 or batch < 1 or image_size < 8:
+            raise RunRefused(f"steps must be ≥ 0, batch ≥ 1 and image size ≥ 8 (got {steps}, {batch}, {image_size})")
+        for value, bound, what, variable in (
+            (steps, self.max_steps, "steps", "RESNET_MAX_STEPS"),
+            (batch, self.max_batch, "batch size", "RESNET_MAX_BATCH"),
+            (image_size, self.max_image_size, "image size", "RESNET_MAX_IMAGE_SIZE"),
+        ):
+            if value > bound:
+                raise RunRefused(f"{what} {value} is over this server's limit of {bound}; pick ≤ {bound} "
+                                 f"(an administrator can raise it with {variable})")
+
+
+class RunRegistry:
+    """Who is training right now: a server-wide cap on concurrent runs and at most one run per session key."""
+
+    def __init__(self, max_concurrent_runs: int):
+        self.capacity = max_concurrent_runs
+        self._lock = threading.Lock()
+        self._sessions: set[str] = set()
+
+    @property
+    def active(self) -> int:
+        with self._lock:
+            return len(self._sessions)
+
+    @contextmanager
+    def slot(self, session_key: str):
+        """Hold a run slot for `session_key` while the block runs; refuse at once (never queue) when none is free."""
+        with self._lock:
+            if session_key in self._sessions:
+                raise RunRefused("this session already has a run going; stop it or wait for it to finish")
+            if len(self._sessions) >= self.capacity:
+                raise RunRefused(f"the server is busy: {self.capacity} run(s) going already (the limit); "
+                                 "try again in a minute")
+            self._sessions.add(session_key)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._sessions.discard(session_key)
