@@ -79,9 +79,8 @@ class RunRegistry:
         with self._lock:
             return len(self._sessions)
 
-    @contextmanager
-    def slot(self, session_key: str):
-        """Hold a run slot for `session_key` while the block runs; refuse at once (never queue) when none is free."""
+    def acquire(self, session_key: str) -> None:
+        """Take a run slot for `session_key`; refuse at once (never queue) when none is free."""
         with self._lock:
             if session_key in self._sessions:
                 raise RunRefused("this session already has a run going; stop it or wait for it to finish")
@@ -89,8 +88,16 @@ class RunRegistry:
                 raise RunRefused(f"the server is busy: {self.capacity} run(s) going already (the limit); "
                                  "try again in a minute")
             self._sessions.add(session_key)
+
+    def release(self, session_key: str) -> None:
+        with self._lock:
+            self._sessions.discard(session_key)
+
+    @contextmanager
+    def slot(self, session_key: str):
+        """Hold a run slot for `session_key` while the block runs."""
+        self.acquire(session_key)
         try:
             yield
         finally:
-            with self._lock:
-                self._sessions.discard(session_key)
+            self.release(session_key)

@@ -1,0 +1,340 @@
+"""Short training runs that show what shortcuts do to gradients: a residual net and its plain twin, side by side.
+
+The train step is one `tf.function`: forward pass, one `tape.gradient`, the optimiser's update, and the L2 norm of
+the gradient of every kernel (convolutions and the classifier, one per layer, in depth order) taken from those very
+gradient tensors. A run is a generator of per-step records, so the page can draw as steps finish and stop at any
+step while keeping what was done; `BackgroundRun` drives that generator in a thread for the app.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from typing import Callable, Iterator
+
+import numpy as np
+import tensorflow as tf
+import keras
+
+import resnet
+from resnet.datasets import open_data, random_batch
+from resnet.errors import RunRefused, UnknownArchitecture
+from resnet.limits import Limits, RunRegistry
+
+OPTIMIZERS = ("sgd", "momentum", "adam")
+INITIALIZERS = ("he_normal", "glorot_uniform")
+VARIANTS = ("residual", "plain")
+
+# `resnet.build(seed=…)` seeds keras' global generator; two sessions building at once would interleave their draws.
+_BUILD_LOCK = threading.Lock()
+
+
+def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+    if learning_rate <= 0:
+        raise RunRefused(f"learning rate must be positive, not {learning_rate}")
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate)
+    if name == "momentum":
+        return keras.optimizers.SGD(learning_rate, momentum=0.9)
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate)
+    raise RunRefused(f"unknown optimiser {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+
+
+def kernel_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """Layers with a trainable kernel (convolutions, dense), in the order the forward pass meets them."""
+    return [layer for layer in model.layers if getattr(layer, "kernel", None) is not None and layer.trainable]
+
+
+def _kernel_positions(model: keras.Model) -> list[int]:
+    """Where each kernel of `kernel_layers` sits in `model.trainable_variables` (and so in the gradient list)."""
+    index = {id(variable): i for i, variable in enumerate(model.trainable_variables)}
+    return [index[id(layer.kernel)] for layer in kernel_layers(model)]
+
+
+def _centred(images) -> tf.Tensor:
+    """Data sources give [0, 1]; the nets see roughly zero-mean, unit-scale inputs."""
+    return (tf.convert_to_tensor(images, tf.float32) - 0.5) / 0.25
+
+
+_cross_entropy = keras.losses.SparseCategoricalCrossentropy()
+
+
+def _loss_accuracy_gradients(model: keras.Model, images, labels):
+    with tf.GradientTape() as tape:
+        probabilities = model(images, training=True)
+        loss = _cross_entropy(labels, probabilities)
+        if model.losses:  # weight decay of the Model Garden row
+            loss += tf.add_n(model.losses)
+    gradients = tape.gradient(loss, model.trainable_variables)
+    hits = tf.equal(tf.argmax(probabilities, axis=-1, output_type=tf.int32), tf.cast(labels, tf.int32))
+    return loss, tf.reduce_mean(tf.cast(hits, tf.float32)), gradients
+
+
+class TrainStep:
+    """One compiled optimiser step on `model`; with `track_norms`, it also returns every kernel's gradient norm.
+
+    The norms are `tf.norm` of the same gradient tensors handed to `apply_gradients`, inside the same graph.
+    """
+
+    def __init__(self, model: keras.Model, optimizer: keras.optimizers.Optimizer, *, track_norms: bool = True,
+                 jit_compile: bool = False):
+        self.model, self.optimizer = model, optimizer
+        self.layer_names = [layer.name for layer in kernel_layers(model)]
+        positions = _kernel_positions(model)
+        optimizer.build(model.trainable_variables)
+
+        def step(images, labels):
+            loss, accuracy, gradients = _loss_accuracy_gradients(model, images, labels)
+            optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+            if not track_norms:
+                return loss, accuracy
+            return loss, accuracy, tf.stack([tf.norm(gradients[i]) for i in positions])
+
+        self._step = tf.function(step, jit_compile=jit_compile)
+
+    def __call__(self, images, labels):
+        """(loss, accuracy, norms) as Python floats and a numpy vector (norms None when not tracked)."""
+        outputs = self._step(images, labels)
+        norms = outputs[2].numpy() if len(outputs) == 3 else None
+        return float(outputs[0]), float(outputs[1]), norms
+
+
+def gradient_norms(model: keras.Model, images, labels) -> list[tuple[str, float]]:
+    """(layer, ‖∂loss/∂kernel‖₂) for every kernel on one batch, without updating anything.
+
+    BatchNorm runs in training mode (batch statistics, as the first training step would see); its moving averages
+    are put back afterwards so that measuring leaves the model as it was.
+    """
+    saved = [variable.numpy() for variable in model.non_trainable_variables]
+    _, _, gradients = _loss_accuracy_gradients(model, tf.convert_to_tensor(images), tf.convert_to_tensor(labels))
+    for variable, value in zip(model.non_trainable_variables, saved):
+        variable.assign(value)
+    positions = _kernel_positions(model)
+    return [(layer.name, float(tf.norm(gradients[i]))) for layer, i in zip(kernel_layers(model), positions)]
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Runs
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    arch: str = "resnet20"
+    variants: tuple = VARIANTS  # which twins to train: "residual", "plain", or both side by side
+    batch_norm: bool = True
+    initializer: str = "he_normal"
+    seed: int = 0
+    batch_size: int = 32
+    optimizer: str = "momentum"
+    learning_rate: float = 0.02
+    steps: int = 50  # 0: the gradient norms at initialisation on one batch, no update
+    data: str = "offline"  # "offline" | "cifar10" | a folder of class sub-folders
+    image_size: int | None = None  # None: the architecture's own input size
+
+    def net_name(self, variant: str) -> str:
+        return self.arch.replace("resnet", "plain") if variant == "plain" else self.arch
+
+    @property
+    def size(self) -> int:
+        return self.image_size or resnet.ARCHITECTURES[self.arch].input_shape[0]
+
+
+@dataclasses.dataclass(frozen=True)
+class StepRecord:
+    net: str  # e.g. "resnet56" or its twin "plain56"
+    step: int  # 1 = the first update; 0 = measured at initialisation without an update
+    loss: float
+    accuracy: float
+    norms: tuple  # ((layer, gradient norm), …) in depth order, first conv first
+    seconds: float  # wall time of this net's step
+    elapsed: float  # wall time since the run started (models built), when this record was made
+
+    def to_dict(self) -> dict:
+        row = dataclasses.asdict(self)
+        row["norms"] = [{"layer": layer, "norm": norm} for layer, norm in self.norms]
+        return row
+
+
+def check_config(config: RunConfig, limits: Limits) -> None:
+    """Refuse a configuration before anything is built: unknown names, or a size over the server's limits."""
+    if config.arch not in resnet.ARCHITECTURES:
+        raise UnknownArchitecture(f"unknown architecture {config.arch!r}; try one of "
+                                  f"{', '.join(sorted(resnet.ARCHITECTURES))}")
+    if not config.variants or set(config.variants) - set(VARIANTS):
+        raise RunRefused(f"variants must be some of {VARIANTS}, not {config.variants}")
+    if config.optimizer not in OPTIMIZERS:
+        raise RunRefused(f"unknown optimiser {config.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
+    if config.learning_rate <= 0:
+        raise RunRefused(f"learning rate must be positive, not {config.learning_rate}")
+    limits.check(steps=config.steps, batch=config.batch_size, image_size=config.size)
+
+
+class Run:
+    """A configured run: data opened and nets built on construction (errors surface there); `steps()` trains.
+
+    `stop()` (from any thread) ends the run between two steps; the wall-time limit does the same. `stopped` says
+    why a run ended early ("asked", "time limit") and stays None when it did all its steps.
+    """
+
+    def __init__(self, config: RunConfig, limits: Limits | None = None):
+        self.config, self.limits = config, limits or Limits.from_environment()
+        check_config(config, self.limits)
+        self.data = open_data(config.data, config.size)
+        self.nets = {}
+        with _BUILD_LOCK:
+            for variant in config.variants:
+                self.nets[config.net_name(variant)] = resnet.build(
+                    config.arch, plain=variant == "plain", batch_norm=config.batch_norm,
+                    kernel_initializer=config.initializer, input_shape=(config.size, config.size, 3),
+                    classes=len(self.data.class_names), seed=config.seed)
+        self.stopped: str | None = None
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def steps(self) -> Iterator[list[StepRecord]]:
+        """Per step, one record per net. Every net sees the same batches (the config's seed orders them)."""
+        config = self.config
+        batches = self.data.batches(config.batch_size, config.seed)
+        start = time.perf_counter()
+        if config.steps == 0:
+            images, labels = next(batches)
+            records = []
+            for name, model in self.nets.items():
+                began = time.perf_counter()
+                norms = gradient_norms(model, _centred(images), labels)
+                loss, accuracy = _evaluate(model, _centred(images), labels)
+                now = time.perf_counter()
+                records.append(StepRecord(name, 0, loss, accuracy, tuple(norms), now - began, now - start))
+            yield records
+            return
+        train_steps = {name: TrainStep(model, make_optimizer(config.optimizer, config.learning_rate))
+                       for name, model in self.nets.items()}
+        for step in range(1, config.steps + 1):
+            if self._stop.is_set():
+                self.stopped = "asked"
+                return
+            if time.perf_counter() - start > self.limits.max_run_seconds:
+                self.stopped = "time limit"
+                return
+            images, labels = next(batches)
+            images, labels = _centred(images), tf.convert_to_tensor(labels)
+            records = []
+            for name, train_step in train_steps.items():
+                began = time.perf_counter()
+                loss, accuracy, norms = train_step(images, labels)
+                now = time.perf_counter()
+                records.append(StepRecord(name, step, loss, accuracy,
+                                          tuple(zip(train_step.layer_names, map(float, norms))),
+                                          now - began, now - start))
+            yield records
+
+
+def _evaluate(model, images, labels) -> tuple[float, float]:
+    probabilities = model(images, training=False)
+    loss = float(_cross_entropy(labels, probabilities))
+    return loss, float(np.mean(np.argmax(probabilities, axis=-1) == np.asarray(labels)))
+
+
+class BackgroundRun:
+    """A run trained in a worker thread, holding a registry slot until it ends; the app polls `records`.
+
+    The slot is taken here, in the caller's thread, so a refusal is raised to the caller at once.
+    """
+
+    def __init__(self, config: RunConfig, registry: RunRegistry, session_key: str, limits: Limits | None = None):
+        limits = limits or Limits.from_environment()
+        check_config(config, limits)
+        self.config = config
+        self.records: list[StepRecord] = []
+        self.error: Exception | None = None
+        self.run: Run | None = None
+        self._stop_asked = threading.Event()
+        registry.acquire(session_key)
+        self._thread = threading.Thread(target=self._work, args=(limits, registry, session_key),
+                                        name=f"gradient-run-{session_key}", daemon=True)
+        self._thread.start()
+
+    def _work(self, limits, registry, session_key):
+        try:
+            self.run = Run(self.config, limits)
+            if self._stop_asked.is_set():
+                self.run.stop()
+            for records in self.run.steps():
+                self.records.extend(records)  # list.extend is atomic under the GIL; readers copy before use
+        except Exception as exc:  # noqa: BLE001 - handed to the page, which shows it
+            self.error = exc
+        finally:
+            registry.release(session_key)
+
+    def stop(self) -> None:
+        self._stop_asked.set()
+        if self.run is not None:
+            self.run.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._thread.is_alive()
+
+    @property
+    def stopped(self) -> str | None:
+        if self._stop_asked.is_set() and not self.running:
+            return "asked"
+        return self.run.stopped if self.run is not None else None
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self._thread.join(timeout)
+        return not self.running
+
+
+def records_table(records: list[StepRecord]) -> list[dict]:
+    """One flat row per (net, step, layer): the CSV download and the heat map read this."""
+    rows = []
+    for record in records:
+        for depth, (layer, norm) in enumerate(record.norms, start=1):
+            rows.append({"net": record.net, "step": record.step, "loss": record.loss, "accuracy": record.accuracy,
+                         "depth": depth, "layer": layer, "norm": norm, "elapsed": record.elapsed})
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Measurements
+
+
+def init_norms(arch: str, *, plain: bool, batch_norm: bool = True, initializer: str = "he_normal",
+               batch_size: int = 64, seed: int = 0) -> list[tuple[str, float]]:
+    """Per-kernel gradient norms at initialisation on the fixed probe batch (Gaussian images, seed `seed`)."""
+    with _BUILD_LOCK:
+        model = resnet.build(arch, plain=plain, batch_norm=batch_norm, kernel_initializer=initializer, seed=seed)
+    size = model.input_shape[1]
+    images, labels = random_batch(batch_size, size, model.output_shape[-1], seed)
+    return gradient_norms(model, images, labels)
+
+
+def step_overhead(arch: str = "resnet20", batch: int = 64, steps: int = 10, *, jit_compile: bool = False,
+                  seed: int = 0) -> dict:
+    """Seconds per train step with and without gradient-norm tracking, on the same net and batch; ratio = tracked/bare.
+
+    Both steps are traced first; then they alternate, one step each, so that load on a shared CPU hits both alike.
+    The median of each is reported.
+    """
+    with _BUILD_LOCK:
+        model = resnet.build(arch, seed=seed)
+    size = model.input_shape[1]
+    images, labels = random_batch(batch, size, model.output_shape[-1], seed)
+    images, labels = tf.convert_to_tensor(images), tf.convert_to_tensor(labels)
+    tracked = TrainStep(model, keras.optimizers.SGD(1e-4), track_norms=True, jit_compile=jit_compile)
+    bare = TrainStep(model, keras.optimizers.SGD(1e-4), track_norms=False, jit_compile=jit_compile)
+    tracked(images, labels), bare(images, labels)
+    times = {"bare": [], "tracked": []}
+    for _ in range(steps):
+        for name, train_step in (("bare", bare), ("tracked", tracked)):
+            began = time.perf_counter()
+            train_step(images, labels)
+            times[name].append(time.perf_counter() - began)
+    bare_s, tracked_s = float(np.median(times["bare"])), float(np.median(times["tracked"]))
+    return {"arch": arch, "batch": batch, "steps": steps, "jit_compile": jit_compile,
+            "bare_s": bare_s, "tracked_s": tracked_s, "ratio": tracked_s / bare_s}
