@@ -1,0 +1,231 @@
+"""From uploaded bytes to what a ResNet sees: decode, normalise to RGB, crop, preprocess.
+
+Pure functions, no Streamlit. Every problem a user can cause raises `ImageError` with one line that names the file,
+says what was wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import io
+from os import PathLike
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from resnet.errors import ImageError
+
+# --- Limits (the only place they are set; .streamlit/config.toml repeats MAX_UPLOAD_MB as server.maxUploadSize) ---
+MAX_UPLOAD_MB = 20
+MAX_MEGAPIXELS = 40  # well under Pillow's own bomb threshold (~89 MP), so our check fires first
+MAX_SIDE = 16384
+MAX_ASPECT_RATIO = 20  # longer side : shorter side
+MIN_SIDE = 32  # the stride-32 trunk would see less than one cell of real detail
+
+# Pillow's format names; MPO is what Pillow calls the multi-picture JPEGs many phone cameras write.
+SUPPORTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP", "GIF", "TIFF"})
+_FORMAT_HINT = "use JPEG, PNG, WebP, BMP, GIF or TIFF"
+
+# Formats Pillow cannot open at all, recognised by their first bytes so the user hears "unsupported", not "not an image".
+_SIGNATURES = (
+    (0, b"%PDF-", "PDF"),
+    (4, b"ftypheic", "HEIC"),
+    (4, b"ftypheix", "HEIC"),
+    (4, b"ftypmif1", "HEIF"),
+    (0, b"<svg", "SVG"),
+    (0, b"<?xml", "SVG/XML"),
+)
+
+# Resampling filter: Pillow's BILINEAR widens its kernel when shrinking (antialiasing), so a 12 MP phone photo
+# becomes a smooth 224 px image; keras' load_img default (nearest) aliases fine texture, which ResNets notice.
+RESAMPLE = Image.Resampling.BILINEAR
+CROP_MODES = ("center", "squash")
+PREPROCESS_STYLES = ("caffe", "tf")
+
+
+def decode_image(data: bytes, *, name: str = "image") -> np.ndarray:
+    """Decode image bytes to an H×W×3 uint8 RGB array, upright as the camera meant it."""
+    name = _one_line(name)
+    _check_size(len(data), name)
+    _check_signature(data, name)
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            fmt = img.format or "unknown"
+            if fmt not in SUPPORTED_FORMATS:
+                raise ImageError(f"{name}: unsupported format {fmt}; {_FORMAT_HINT}")
+            _check_dimensions(img.size, name)
+            try:
+                img.load()  # force a full decode now: truncation shows up here, not later in the model
+            except (OSError, SyntaxError, ValueError, EOFError) as exc:
+                raise ImageError(
+                    f"{name}: the {fmt} file is truncated or corrupt ({_reason(exc)}); export or upload it again"
+                ) from exc
+            return _to_rgb_array(_upright(img), name)
+    except UnidentifiedImageError as exc:
+        raise ImageError(f"{name}: not an image file Pillow can read; {_FORMAT_HINT}") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        # Pillow's own guard (raised at open for > ~179 MP, or if warnings are errors); same advice as ours.
+        raise ImageError(
+            f"{name}: too many pixels (over {MAX_MEGAPIXELS} megapixels, a decompression-bomb guard); "
+            "resize it first"
+        ) from exc
+
+
+def read_image_file(path: str | PathLike[str]) -> np.ndarray:
+    """Decode an image file on disk (the CLI's way in), with the same checks as an upload."""
+    path = Path(path)
+    try:
+        _check_size(path.stat().st_size, path.name)  # before reading: a huge file is refused unread
+        data = path.read_bytes()
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        raise ImageError(f"{_one_line(str(path))}: cannot read the file ({type(exc).__name__}); check the path") from exc
+    return decode_image(data, name=path.name)
+
+
+def crop_for_model(rgb: np.ndarray, size: tuple[int, int] = (224, 224), *, crop: str = "center") -> np.ndarray:
+    """The uint8 image the model will see, `size` = (height, width) as in keras' target_size.
+
+    crop="center": scale so the image covers `size` (shorter side fits), then cut the middle out.
+    crop="squash": scale the whole image to `size`, ignoring its aspect ratio.
+    """
+    if crop not in CROP_MODES:
+        raise ValueError(f"crop must be one of {CROP_MODES}, not {crop!r}")
+    target_h, target_w = size
+    img = Image.fromarray(np.asarray(rgb, dtype=np.uint8))
+    if crop == "squash":
+        return np.asarray(img.resize((target_w, target_h), RESAMPLE))
+    w, h = img.size
+    scale = max(target_w / w, target_h / h)
+    # max(): rounding must never leave the resized image a pixel short of the crop box.
+    new_w, new_h = max(target_w, round(w * scale)), max(target_h, round(h * scale))
+    img = img.resize((new_w, new_h), RESAMPLE)
+    left, top = (new_w - target_w) // 2, (new_h - target_h) // 2
+    return np.asarray(img.crop((left, top, left + target_w, top + target_h)))
+
+
+def preprocess(batch: np.ndarray, style: str) -> np.ndarray:
+    """Scale uint8 pixels the way a weight family was trained: float32, same shape.
+
+    style="caffe" (ResNet v1, keras.applications.resnet): RGB→BGR, minus the ImageNet BGR mean, no scaling.
+    style="tf" (ResNet v2, keras.applications.resnet_v2): pixels mapped to [-1, 1].
+    """
+    if style not in PREPROCESS_STYLES:
+        raise ValueError(f"style must be one of {PREPROCESS_STYLES}, not {style!r}")
+    # Imported here so that decoding (CLI checks, app uploads) does not pay for starting TensorFlow.
+    from keras.applications import resnet, resnet_v2
+
+    # A float32 copy: keras' numpy path subtracts in place, which would otherwise write into the caller's array.
+    x = np.array(batch, dtype=np.float32)
+    fn = resnet.preprocess_input if style == "caffe" else resnet_v2.preprocess_input
+    return np.asarray(fn(x), dtype=np.float32)
+
+
+def prepare(
+    rgb: np.ndarray, size: tuple[int, int] = (224, 224), *, crop: str = "center", style: str = "caffe"
+) -> np.ndarray:
+    """One decoded image → one float32 model input of shape size + (3,)."""
+    return preprocess(crop_for_model(rgb, size, crop=crop), style)
+
+
+# --- helpers ---------------------------------------------------------------------------------------------------
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split()) or "image"
+
+
+def _reason(exc: BaseException) -> str:
+    return _one_line(str(exc)) if str(exc).strip() else type(exc).__name__
+
+
+def _check_size(n_bytes: int, name: str) -> None:
+    if n_bytes > MAX_UPLOAD_MB * 1024 * 1024:
+        raise ImageError(
+            f"{name}: the file is {n_bytes / 1024 / 1024:.1f} MB, over the {MAX_UPLOAD_MB} MB limit; "
+            "use a smaller image"
+        )
+    if n_bytes == 0:
+        raise ImageError(f"{name}: the file is empty (0 bytes); {_FORMAT_HINT}")
+
+
+def _check_signature(data: bytes, name: str) -> None:
+    for offset, magic, fmt in _SIGNATURES:
+        if data[offset : offset + len(magic)] == magic:
+            raise ImageError(f"{name}: unsupported format {fmt}; {_FORMAT_HINT}")
+
+
+def _check_dimensions(size: tuple[int, int], name: str) -> None:
+    """Refuse before decoding: header sizes are cheap to read, pixels are not."""
+    w, h = size
+    dims = f"{w}x{h} px"
+    if w * h > MAX_MEGAPIXELS * 1_000_000:
+        raise ImageError(
+            f"{name}: {dims} is {w * h / 1e6:.0f} megapixels, over the {MAX_MEGAPIXELS} MP limit "
+            "(a decompression-bomb guard); resize it first"
+        )
+    if max(w, h) > MAX_SIDE:
+        raise ImageError(f"{name}: {dims} has a side over {MAX_SIDE} px; resize it first")
+    if min(w, h) < MIN_SIDE:
+        raise ImageError(
+            f"{name}: {dims} is too small to classify (shortest side under {MIN_SIDE} px); use a larger image"
+        )
+    if max(w, h) / min(w, h) > MAX_ASPECT_RATIO:
+        raise ImageError(
+            f"{name}: {dims} has an aspect ratio of {max(w, h) / min(w, h):.0f}:1, over {MAX_ASPECT_RATIO}:1; "
+            "crop it around the object first"
+        )
+
+
+def _upright(img: Image.Image) -> Image.Image:
+    try:
+        return ImageOps.exif_transpose(img)
+    except (OSError, SyntaxError, ValueError, TypeError, KeyError, IndexError):
+        # Broken EXIF only costs us the orientation; the pixels are still worth classifying.
+        return img
+
+
+def _to_rgb_array(img: Image.Image, name: str) -> np.ndarray:
+    mode = img.mode
+    if mode.startswith("I;16"):
+        return _gray_to_rgb(_scale_16bit(np.asarray(img)))
+    if mode == "I":
+        # Pillow stores 16-bit samples from some TIFF/PNG writers as 32-bit "I"; scale by range, never clip.
+        values = np.asarray(img)
+        if values.min() >= 0 and values.max() <= 255:
+            return _gray_to_rgb(values.astype(np.uint8))
+        if values.min() >= 0 and values.max() <= 65535:
+            return _gray_to_rgb(_scale_16bit(values))
+        return _gray_to_rgb(_stretch(values))
+    if mode == "F":
+        values = np.asarray(img)
+        if np.isfinite(values).all() and values.min() >= 0 and values.max() <= 1:
+            return _gray_to_rgb(np.rint(values * 255).astype(np.uint8))
+        return _gray_to_rgb(_stretch(values))
+    if mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "La", "RGBa", "PA"):
+        # Transparent pixels are shown on white (as a browser shows them), not as the black their RGB often hides.
+        rgba = img.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(white, rgba)
+    try:
+        return np.array(img.convert("RGB"), dtype=np.uint8)
+    except ValueError as exc:  # e.g. LAB or HSV TIFFs, which Pillow reads but cannot turn into RGB
+        raise ImageError(f"{name}: colour mode {img.mode} is not supported; save the image as RGB") from exc
+
+
+def _scale_16bit(values: np.ndarray) -> np.ndarray:
+    # 65535 / 257 == 255 exactly: the full 16-bit range maps onto the full 8-bit range.
+    return np.rint(values.astype(np.float64) / 257.0).astype(np.uint8)
+
+
+def _stretch(values: np.ndarray) -> np.ndarray:
+    values = np.nan_to_num(values.astype(np.float64))
+    lo, hi = float(values.min()), float(values.max())
+    if hi <= lo:
+        return np.zeros(values.shape, dtype=np.uint8)
+    return np.rint((values - lo) / (hi - lo) * 255).astype(np.uint8)
+
+
+def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
+    return np.repeat(gray[..., np.newaxis], 3, axis=-1)
