@@ -1,0 +1,62 @@
+"""Shared fixtures. The big models are built once per session; weight files are made here, never downloaded."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import h5py  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+def randomise(model, seed=0, logit_scale=4.0):
+    """Give every weight of `model` a random value, BatchNorm moving statistics included.
+
+    The classifier is scaled so its softmax is far from uniform: two networks that disagree then disagree visibly.
+    """
+    import keras
+
+    rng = np.random.default_rng(seed)
+    for layer in model.layers:
+        values = []
+        for w in layer.weights:
+            shape, path = tuple(w.shape), w.path
+            if path.endswith(("gamma", "moving_variance")):
+                values.append(rng.uniform(0.5, 1.5, shape))
+            elif path.endswith(("beta", "moving_mean", "bias")):
+                values.append(rng.normal(0.0, 0.1, shape))
+            else:  # kernels: variance-preserving, so deep activations neither vanish nor blow up
+                fan_in = int(np.prod(shape[:-1]))
+                scale = logit_scale if isinstance(layer, keras.layers.Dense) else np.sqrt(2.0)
+                values.append(rng.normal(0.0, scale / np.sqrt(fan_in), shape))
+        if values:
+            layer.set_weights([v.astype("float32") for v in values])
+    return model
+
+
+def save_legacy_h5(model, path):
+    """Save weights in the legacy (Keras 2) .h5 layout that keras.applications' official files use."""
+    from keras.src.legacy.saving import legacy_h5_format
+
+    with h5py.File(path, "w") as f:
+        legacy_h5_format.save_weights_to_hdf5_group(f, model)
+    return path
+
+
+@pytest.fixture(scope="session")
+def images():
+    """A small batch of arbitrary inputs in the caffe-preprocessed range."""
+    return np.random.default_rng(1).normal(0.0, 50.0, (2, 64, 64, 3)).astype("float32")
+
+
+@pytest.fixture(scope="session")
+def official_resnet50_h5(tmp_path_factory):
+    """A file laid out like resnet50_weights_tf_dim_ordering_tf_kernels.h5, made from keras.applications with
+    random weights, under the official file name."""
+    import keras
+
+    reference = randomise(keras.applications.ResNet50(weights=None), seed=3)
+    folder = tmp_path_factory.mktemp("weights")
+    path = folder / "resnet50_weights_tf_dim_ordering_tf_kernels.h5"
+    save_legacy_h5(reference, path)
+    return path

@@ -1,0 +1,146 @@
+"""The architecture table: every row builds, with the published parameter counts and the seeds' differences."""
+
+import keras
+import numpy as np
+import pytest
+
+import resnet
+from resnet.architectures import HEAD, STEM, block_model, locate, stage_model
+from resnet.errors import UnknownArchitecture, UserError
+
+
+def trainable(model):
+    return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+
+
+@pytest.mark.parametrize("name, total", [
+    ("resnet50", 25_636_712), ("resnet101", 44_707_176), ("resnet152", 60_419_944),
+    ("resnet50v2", 25_613_800), ("resnet101v2", 44_675_560), ("resnet152v2", 60_380_648),
+    ("resnet50_course", 23_600_006),  # the course notebook's model.summary() total
+])
+def test_total_parameters_are_the_published_ones(name, total):
+    assert resnet.build(name).count_params() == total
+
+
+@pytest.mark.parametrize("name, params", [
+    ("resnet18", 11_689_512), ("resnet34", 21_797_672),  # He et al. Table 1 nets, as torchvision counts them
+    ("resnet50_garden", 25_557_032),  # v1.5 without conv biases, the same count as torchvision's ResNet-50
+])
+def test_trainable_parameters_of_the_bias_free_nets(name, params):
+    assert trainable(resnet.build(name)) == params
+
+
+@pytest.mark.parametrize("depth, millions", [(20, 0.27), (32, 0.46), (44, 0.66), (56, 0.85), (110, 1.7)])
+def test_cifar_family_matches_he_et_al_table_6(depth, millions):
+    model = resnet.build(f"resnet{depth}")
+    assert round(trainable(model) / 1e6, 2 if depth < 100 else 1) == millions
+    assert model.output.shape == (None, 10)
+    convs = [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
+    assert len(convs) + 1 == depth  # 6n+2 weighted layers: the convs and the classifier
+    assert {l.filters for l in convs} == {16, 32, 64}
+
+
+def test_every_row_builds_and_its_depth_counts_its_weighted_layers():
+    for name, arch in resnet.ARCHITECTURES.items():
+        model = resnet.build(name)
+        convs = [l for l in model.layers if isinstance(l, keras.layers.Conv2D) and not l.name.endswith(("_0_conv", "_branch1"))]
+        assert len(convs) + 1 == arch.depth, name
+        assert model.output.shape == (None, arch.classes), name
+
+
+def test_model_garden_strides_on_the_3x3_and_keras_on_the_1x1():
+    garden, keras_net = resnet.build("resnet50_garden"), resnet.build("resnet50")
+    assert garden.get_layer("conv3_block1_1_conv").strides == (1, 1)
+    assert garden.get_layer("conv3_block1_2_conv").strides == (2, 2)
+    assert keras_net.get_layer("conv3_block1_1_conv").strides == (2, 2)
+    assert keras_net.get_layer("conv3_block1_2_conv").strides == (1, 1)
+    conv = garden.get_layer("conv2_block1_2_conv")
+    assert not conv.use_bias and conv.kernel_regularizer is not None
+    assert keras_net.get_layer("conv2_block1_2_conv").use_bias
+    assert garden.get_layer("conv2_block1_1_bn").momentum == pytest.approx(0.9)
+
+
+def test_course_version_uses_its_own_names_and_head():
+    model = resnet.build("resnet50_course")
+    names = {l.name for l in model.layers}
+    assert {"conv1", "bn_conv1", "res2a_branch2a", "bn2a_branch2a", "res2a_branch1", "res5c_branch2c",
+            "fc6"} <= names
+    assert model.input.shape == (None, 64, 64, 3)
+    assert model.get_layer("avg_pool").output.shape == (None, 1, 1, 2048)
+    assert model.get_layer("res2a_branch2a").strides == (1, 1)
+
+
+def test_plain_twin_has_the_same_layers_but_no_addition():
+    residual, plain = resnet.build("resnet56"), resnet.build("resnet56", plain=True)
+    assert not [l for l in plain.layers if isinstance(l, keras.layers.Add)]
+    assert len([l for l in residual.layers if isinstance(l, keras.layers.Add)]) == 27
+    assert plain.count_params() == residual.count_params()  # option A shortcuts have no parameters
+    plain50 = resnet.build("resnet50", plain=True)
+    assert "conv3_block1_0_conv" not in {l.name for l in plain50.layers}
+
+
+def test_batch_norm_switch_and_initialiser_override():
+    model = resnet.build("resnet20", batch_norm=False, kernel_initializer="glorot_uniform")
+    assert not [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
+    assert model.get_layer("conv2_block1_1_conv").kernel_initializer.__class__.__name__ == "GlorotUniform"
+
+
+def test_seed_makes_initial_weights_reproducible():
+    a, b = resnet.build("resnet20", seed=7), resnet.build("resnet20", seed=7)
+    c = resnet.build("resnet20", seed=8)
+    assert all(np.array_equal(x, y) for x, y in zip(a.get_weights(), b.get_weights()))
+    assert not np.array_equal(a.get_weights()[0], c.get_weights()[0])
+
+
+def test_keras_applications_arguments():
+    features = resnet.build("resnet50", include_top=False, input_shape=(96, 96, 3), pooling="max")
+    assert features.output.shape == (None, 2048) and features.layers[-1].name == "max_pool"
+    raw = resnet.build("resnet18", include_top=False, input_shape=(64, 64, 3))
+    assert raw.output.shape == (None, 2, 2, 512)
+    head = resnet.build("resnet18", classes=7, classifier_activation=None)
+    assert head.output.shape == (None, 7) and head.layers[-1].activation.__name__ == "linear"
+    tensor = keras.Input((64, 64, 3))
+    assert resnet.build("resnet20", input_tensor=tensor).inputs[0] is tensor
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    (dict(name="resnet51"), "unknown architecture 'resnet51'"),
+    (dict(pooling="mean", include_top=False), "pooling"),
+    (dict(weights="imagenet", classes=10), "1000-class"),
+    (dict(name="resnet18", weights="imagenet"), "no published ImageNet weights"),
+    (dict(weights="imagenet", plain=True), "only for the residual network"),
+    (dict(weights="/nowhere/weights.h5"), "does not exist"),
+    (dict(input_shape=(16, 16, 3)), "at least 32"),
+])
+def test_bad_arguments_give_one_line_errors(kwargs, words):
+    with pytest.raises(UserError) as error:
+        resnet.build(**kwargs)
+    assert words in str(error.value) and "\n" not in str(error.value)
+    if "unknown" in words:
+        assert isinstance(error.value, UnknownArchitecture) and "resnet50" in str(error.value)
+
+
+def test_locate_reads_both_naming_schemes():
+    assert locate("conv4_block6_3_bn") == (4, 6)
+    assert locate("conv3_block1_0_pad") == (3, 1)
+    assert locate("res5c_branch2c") == (5, 3)
+    assert locate("bn3d_branch2b") == (3, 4)
+    assert locate("conv1_conv") == (STEM, 0) and locate("bn_conv1") == (STEM, 0)
+    assert locate("predictions") == (HEAD, 0) and locate("post_bn") == (HEAD, 0)
+    for layer in resnet.build("resnet50_course").layers:
+        stage, block = locate(layer.name)
+        assert stage in (STEM, HEAD) or 2 <= stage <= 5
+
+
+def test_block_and_stage_models_see_the_shapes_of_the_real_network():
+    projection = block_model("resnet50", "projection", stage_number=3)
+    assert projection.input.shape == (None, 56, 56, 256) and projection.output.shape == (None, 28, 28, 512)
+    identity = block_model("resnet50", "identity", stage_number=3)
+    assert identity.input.shape == identity.output.shape == (None, 28, 28, 512)
+    plain = block_model("resnet50", "projection", plain=True)
+    assert projection.count_params() - plain.count_params() == 256 * 512 + 512 + 4 * 512
+    stage4 = stage_model("resnet50", 4)
+    assert stage4.output.shape == (None, 14, 14, 1024)
+    assert len({locate(l.name)[1] for l in stage4.layers[1:]}) == 6
+    with pytest.raises(UserError, match="stages 2 to 5"):
+        stage_model("resnet50", 6)
