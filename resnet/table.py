@@ -24,11 +24,12 @@ How the columns are counted:
 from __future__ import annotations
 
 import math
-import re
 
 import keras
 import numpy as np
 import pandas as pd
+
+from resnet.architectures import HEAD, STEM, locate
 
 COLUMNS = (
     "name",
@@ -48,22 +49,12 @@ COLUMNS = (
 
 TOTALLED = ("params", "trainable_params", "non_trainable_params", "macs", "activation_bytes")
 
-STAGE_NAMES = {1: "stem", 6: "head"}
+STAGE_NAMES = {STEM: "stem", HEAD: "head"}
 
 
 def stage_name(stage: int) -> str:
     """`stem`, `conv2` … `conv5`, `head`: the names the layers themselves carry."""
     return STAGE_NAMES.get(stage, f"conv{stage}")
-
-
-def _locate(layer_name: str) -> tuple[int, int]:
-    # Temporary stand-in for resnet.architectures.locate until the architecture table lands.
-    match = re.match(r"conv(\d+)_block(\d+)_", layer_name)
-    if match:
-        return int(match[1]), int(match[2])
-    if layer_name in {"avg_pool", "max_pool", "predictions", "flatten"}:
-        return 6, 0
-    return 1, 0
 
 
 def inbound_layer_names(layer: keras.Layer) -> list[str]:
@@ -131,7 +122,7 @@ def layer_table(model: keras.Model) -> pd.DataFrame:
             field[layer.name] = (size_in + (kernel - 1) * jump_in, jump_in * stride)
         else:
             field[layer.name] = (1, 1)
-        stage, block = _locate(layer.name)
+        stage, block = locate(layer.name)
         trainable = _count(layer.trainable_weights)
         non_trainable = _count(layer.non_trainable_weights)
         rows.append(
@@ -183,3 +174,11 @@ def block_totals(table: pd.DataFrame) -> pd.DataFrame:
     for column in ("output_shape", "receptive_field", "jump"):
         result[column] = last[column]
     return result
+
+
+def human(count: float) -> str:
+    """A count as people read it: 118013952 → `118 M`, 3857973248 → `3.86 G`, 9472 → `9.47 k`."""
+    for factor, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(count) >= factor:
+            return f"{count / factor:.3g} {suffix}"
+    return f"{int(count)}"

@@ -5,12 +5,13 @@ import math
 import keras
 import pytest
 
+import resnet
 from resnet import table
 
 
 @pytest.fixture(scope="module")
 def resnet50():
-    return keras.applications.ResNet50(weights=None)
+    return resnet.build("resnet50")
 
 
 @pytest.fixture(scope="module")
@@ -125,3 +126,51 @@ def test_grouped_dilated_and_depthwise_layers_of_a_small_model():
     assert rows.loc["dilated", "receptive_field"] == 3 + (5 - 1)  # a 3x3 kernel dilated by 2 spans 5 pixels
     assert (rows.loc["depthwise", "receptive_field"], rows.loc["depthwise", "jump"]) == (9, 2)
     assert rows.loc["flatten", "receptive_field"] == 9 + (4 - 1) * 2  # the whole 4x4 map
+
+
+# Each distinct builder path once: basic blocks, V2 pre-activation, Model Garden, the course's names and head, and
+# the CIFAR nets' option-A shortcut. The 101/152 variants only repeat ResNet-50's blocks.
+@pytest.mark.parametrize("name", ["resnet18", "resnet50v2", "resnet50_garden", "resnet50_course", "resnet20"])
+def test_every_kind_of_network_totals_its_own_count_params(name):
+    model = resnet.build(name)
+    rows = table.layer_table(model)
+    assert table.totals(rows)["params"] == model.count_params()
+    assert set(rows.stage) == {1, 6} | set(range(2, 2 + len(resnet.ARCHITECTURES[name].depths)))
+    stages = table.stage_totals(rows)
+    assert list(stages.blocks.iloc[1:-1]) == list(resnet.ARCHITECTURES[name].depths)
+
+
+@pytest.mark.parametrize("name", ["resnet50_course", "resnet20"])
+def test_the_plain_twin_loses_exactly_the_shortcut_layers(name):
+    residual = table.layer_table(resnet.build(name)).set_index("name")
+    plain_model = resnet.build(name, plain=True)
+    plain = table.layer_table(plain_model).set_index("name")
+    assert "Add" not in set(plain.type)
+    dropped = residual.index.difference(plain.index)
+    assert all(residual.loc[layer, "type"] != "Conv2D" or "_0_" in layer or "branch1" in layer for layer in dropped)
+    assert table.totals(plain)["params"] == table.totals(residual)["params"] - residual.loc[dropped, "params"].sum()
+    assert table.totals(plain)["params"] == plain_model.count_params()
+    # Same main path, so the same windows wherever a layer survives.
+    shared = plain.index.intersection(residual.index)
+    assert (plain.loc[shared, "receptive_field"] <= residual.loc[shared, "receptive_field"]).all()
+    assert plain.loc[plain.index[-1], "receptive_field"] == residual.loc[residual.index[-1], "receptive_field"]
+
+
+def test_without_batch_norm_nothing_is_non_trainable():
+    model = resnet.build("resnet20", batch_norm=False)
+    rows = table.layer_table(model)
+    assert "BatchNormalization" not in set(rows.type)
+    assert table.totals(rows)["non_trainable_params"] == 0
+    assert table.totals(rows)["params"] == model.count_params()
+
+
+def test_input_size_and_classes_change_the_shapes_and_counts_they_should():
+    rows = table.layer_table(resnet.build("resnet20", input_shape=(64, 64, 3), classes=7)).set_index("name")
+    assert rows.loc["conv1_conv", "output_shape"] == (64, 64, 16)
+    assert rows.loc["conv1_conv", "macs"] == 64 * 64 * 3 * 3 * 3 * 16
+    assert rows.loc["predictions", "params"] == 64 * 7 + 7
+
+
+def test_human_counts():
+    assert [table.human(n) for n in (0, 999, 9472, 118_013_952, 3_857_973_248)] == [
+        "0", "999", "9.47 k", "118 M", "3.86 G"]
