@@ -1,0 +1,168 @@
+"""Diagrams: what each view's DOT holds, and how the disk cache and a missing Graphviz behave for real."""
+
+import pytest
+
+import resnet
+from resnet import diagrams, table
+from resnet.diagrams import ModelSpec, PlotOptions, View
+from resnet.errors import UserError
+
+
+@pytest.fixture(scope="module")
+def resnet50():
+    return resnet.build("resnet50")
+
+
+@pytest.fixture(scope="module")
+def resnet50_table(resnet50):
+    return table.layer_table(resnet50)
+
+
+def node_names(dot):
+    """Every node of `dot`, clusters included, without the node/edge/graph defaults."""
+    found = {node.get_name().strip('"') for node in dot.get_nodes()} - {"node", "edge", "graph"}
+    for subgraph in dot.get_subgraphs():
+        found |= node_names(subgraph)
+    return found
+
+
+def edges(dot):
+    return {(edge.get_source().strip('"'), edge.get_destination().strip('"')) for edge in dot.get_edges()}
+
+
+def graph_edges(rows):
+    return {(source, row.name) for row in rows.itertuples() for source in filter(None, row.inputs.split(", "))}
+
+
+def test_the_whole_network_has_every_layer_and_every_connection(resnet50, resnet50_table):
+    dot = diagrams.view_dot(resnet50, View("whole"), table=resnet50_table)
+    assert node_names(dot) == {layer.name for layer in resnet50.layers}
+    assert edges(dot) == graph_edges(resnet50_table)
+    assert len(node_names(dot)) == 177
+
+
+def test_plot_options_reach_keras_labels(resnet50, resnet50_table):
+    plain_labels = diagrams.view_dot(resnet50, View("stage", stage=1), table=resnet50_table).to_string()
+    detailed = diagrams.view_dot(resnet50, View("stage", stage=1), table=resnet50_table,
+                                 options=PlotOptions(show_shapes=True, show_dtype=True, rankdir="LR")).to_string()
+    assert "Output shape" not in plain_labels and "(None, 112, 112, 64)" in detailed
+    assert "float32" in detailed and "rankdir=LR" in detailed
+
+
+def test_a_stage_holds_its_layers_and_what_flows_in(resnet50, resnet50_table):
+    dot = diagrams.view_dot(resnet50, View("stage", stage=3), table=resnet50_table)
+    stage3 = set(resnet50_table.name[resnet50_table.stage == 3])
+    assert node_names(dot) == stage3 | {"conv2_block3_out"}
+    assert len(stage3) == 42
+    assert ("conv2_block3_out", "conv3_block1_0_conv") in edges(dot)
+
+
+def test_an_identity_block_shows_its_shortcut_as_an_edge_from_outside(resnet50, resnet50_table):
+    dot = diagrams.view_dot(resnet50, View("block", block_kind="identity"), table=resnet50_table)
+    assert node_names(dot) == {"conv2_block1_out"} | {
+        f"conv2_block2_{part}" for part in
+        ("1_conv", "1_bn", "1_relu", "2_conv", "2_bn", "2_relu", "3_conv", "3_bn", "add", "out")}
+    assert ("conv2_block1_out", "conv2_block2_add") in edges(dot)
+
+
+def test_a_projection_block_and_its_plain_twin():
+    residual = resnet.build("resnet18")
+    plain = resnet.build("resnet18", plain=True)
+    view = View("block", block_kind="projection")
+    residual_dot = diagrams.view_dot(residual, view)
+    plain_dot = diagrams.view_dot(plain, view)
+    # resnet18's first block keeps its shape; the projection is conv3's first block.
+    assert {"conv3_block1_0_conv", "conv3_block1_0_bn", "conv3_block1_add"} <= node_names(residual_dot)
+    assert ("conv3_block1_0_bn", "conv3_block1_add") in edges(residual_dot)
+    assert node_names(residual_dot) - node_names(plain_dot) == {
+        "conv3_block1_0_conv", "conv3_block1_0_bn", "conv3_block1_add"}
+    assert {destination for source, destination in edges(plain_dot) if source == "conv2_block2_out"} == {
+        "conv3_block1_1_conv"}
+
+
+def test_block_kinds_are_read_from_the_graph(resnet50_table):
+    kinds = {diagrams.block_key(*pair): diagrams.block_kind(resnet50_table, *pair)
+             for pair in diagrams.residual_blocks(resnet50_table)}
+    assert [key for key, kind in kinds.items() if kind == "projection"] == [
+        "conv2_block1", "conv3_block1", "conv4_block1", "conv5_block1"]
+    assert len(kinds) == 16 and set(kinds.values()) == {"projection", "identity"}
+    cifar = table.layer_table(resnet.build("resnet20"))
+    assert diagrams.block_kind(cifar, 3, 1) == "parameter-free shortcut"  # option A: zero padding
+    assert diagrams.find_block(cifar, "projection") == (3, 1)
+    assert diagrams.block_kind(table.layer_table(resnet.build("resnet20", plain=True)), 3, 1) == "plain"
+
+
+def test_collapsed_with_every_stage_open_has_one_node_per_block(resnet50_table):
+    stages, blocks = diagrams.expandable(resnet50_table)
+    dot = diagrams.collapsed_dot(resnet50_table, expand=["conv2", "conv3", "conv4", "conv5"])
+    assert node_names(dot) == {"stem", "head", *blocks}
+    assert len(blocks) == 16
+    chain = ["stem", *blocks, "head"]
+    assert edges(dot) == set(zip(chain, chain[1:]))
+
+
+def test_collapsed_by_default_is_one_node_per_stage_and_a_block_opens_into_layers(resnet50_table):
+    assert node_names(diagrams.collapsed_dot(resnet50_table)) == {"stem", "conv2", "conv3", "conv4", "conv5", "head"}
+    dot = diagrams.collapsed_dot(resnet50_table, expand=["conv3", "conv3_block2"])
+    block_layers = set(resnet50_table.name[(resnet50_table.stage == 3) & (resnet50_table.block == 2)])
+    assert node_names(dot) == {"stem", "conv2", "conv3_block1", "conv3_block3", "conv3_block4", "conv4", "conv5",
+                               "head"} | block_layers
+    assert ("conv3_block1", "conv3_block2_add") in edges(dot)  # the identity shortcut, into the opened block
+    with pytest.raises(UserError, match="nothing to expand called conv9"):
+        diagrams.collapsed_dot(resnet50_table, expand=["conv9"])
+
+
+def test_unknown_views_are_user_errors(resnet50, resnet50_table):
+    with pytest.raises(UserError, match="no stage 8"):
+        diagrams.view_dot(resnet50, View("stage", stage=8), table=resnet50_table)
+    with pytest.raises(UserError, match="no identity block in stage 1"):
+        diagrams.view_dot(resnet50, View("block", block_kind="identity", stage=1), table=resnet50_table)
+    with pytest.raises(UserError, match="zoom"):
+        diagrams.view_dot(resnet50, View("galaxy"), table=resnet50_table)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESNET_CACHE_DIR", str(tmp_path))
+    return tmp_path / "diagrams"
+
+
+def test_render_draws_svg_once_then_serves_it_from_disk_without_graphviz(cache, monkeypatch):
+    spec, view = ModelSpec("resnet20"), View("collapsed", expand=("conv2",))
+    first = diagrams.render(spec, view)
+    assert first.lstrip().startswith(b"<?xml") and b"<svg" in first
+    assert b"<title>conv2_block3</title>" in first
+    [stored] = cache.iterdir()
+    written = stored.stat().st_mtime_ns
+
+    monkeypatch.setenv("PATH", "")  # a hit must need neither Graphviz nor the model
+    assert diagrams.render(spec, view) == first
+    assert stored.stat().st_mtime_ns == written
+    assert list(cache.iterdir()) == [stored]
+
+
+def test_each_option_is_its_own_cache_entry(cache):
+    spec = ModelSpec("resnet20")
+    model = spec.build()
+    view = View("block", block_kind="identity")
+    narrow = diagrams.render(spec, view, PlotOptions(), model=model)
+    wide = diagrams.render(spec, view, PlotOptions(show_shapes=True), model=model)
+    sideways = diagrams.render(spec, view, PlotOptions(rankdir="LR"), model=model)
+    assert len({narrow, wide, sideways}) == 3
+    assert len(list(cache.iterdir())) == 3
+    assert diagrams.render(ModelSpec("resnet20", plain=True), view) != narrow
+
+
+def test_png_for_download(cache):
+    image = diagrams.render(ModelSpec("resnet20"), View("block", block_kind="projection"), fmt="png")
+    assert image.startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_without_graphviz_a_cold_render_says_how_to_install_it(cache, monkeypatch):
+    monkeypatch.setenv("PATH", "")
+    with pytest.raises(diagrams.GraphvizMissing) as caught:
+        diagrams.render(ModelSpec("resnet20"), View("whole"))
+    assert str(caught.value) == ("Graphviz's `dot` program is not installed: `apt-get install graphviz` "
+                                 "(or `brew install graphviz`), then reload.")
+    assert isinstance(caught.value, UserError)
+    assert not cache.exists() or not list(cache.iterdir())
