@@ -87,6 +87,8 @@ def imagenet_weights_path(arch_name: str, include_top: bool = True, *, cache_dir
     cached = Path(cache_dir) / "models" / name
     if not download and not cached.is_file():
         raise WeightsUnavailable(f"ImageNet weights for {arch_name} are not here: {how_to_get(weights_name, include_top)}")
+    # get_file falls back to /tmp/.keras when the cache folder does not exist yet: make it.
+    Path(cache_dir).mkdir(parents=True, exist_ok=True)
     origin = os.environ.get("RESNET_WEIGHTS_ORIGIN", KERAS_ORIGIN).rstrip("/") + "/" + name
     try:
         return keras.utils.get_file(name, origin, cache_subdir="models", file_hash=md5, cache_dir=cache_dir)
