@@ -1,0 +1,95 @@
+"""`python -m resnet summary`: the per-layer table (shapes, parameters, MACs, receptive field, memory) and totals."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pandas as pd
+
+from resnet import table
+from resnet.diagrams import ModelSpec
+
+
+def add_model_arguments(parser) -> None:
+    """The options that pick a network; `diagram` shares them."""
+    parser.add_argument("--arch", default="resnet50", help="architecture name, e.g. resnet50, resnet20, resnet50v2 "
+                                                          "(default resnet50)")
+    parser.add_argument("--input-size", type=int, default=None,
+                        help="input side in pixels (default: the network's own, e.g. 224)")
+    parser.add_argument("--classes", type=int, default=None, help="classifier outputs (default: the network's own)")
+    parser.add_argument("--no-top", dest="include_top", action="store_false",
+                        help="leave out the classifier head (include_top=False)")
+    parser.add_argument("--plain", action="store_true", help="the plain twin: same layers, no shortcuts")
+    parser.add_argument("--no-bn", dest="batch_norm", action="store_false", help="drop every BatchNormalization")
+
+
+def model_spec(args) -> ModelSpec:
+    return ModelSpec(arch=args.arch, input_size=args.input_size, classes=args.classes,
+                     include_top=args.include_top, plain=args.plain, batch_norm=args.batch_norm)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("summary", help="per-layer table: shapes, parameters, MACs, receptive field, memory",
+                              description="Print one row per layer and the totals per stage and overall. MACs count "
+                                          "convolutions and dense layers for one image; the receptive field and "
+                                          "jump are in input pixels.")
+    add_model_arguments(p)
+    p.add_argument("--json", action="store_true", help="print one JSON document with every column")
+    p.set_defaults(func=main)
+
+
+def main(args) -> int:
+    rows = table.layer_table(model_spec(args).build())
+    stages = table.stage_totals(rows)
+    whole = table.totals(rows)
+    if args.json:
+        json.dump({"spec": vars(model_spec(args)), "layers": rows.to_dict(orient="records"),
+                   "stages": stages.reset_index().to_dict(orient="records"), "totals": whole}, sys.stdout)
+        print()
+        return 0
+    print(format_layers(rows))
+    print()
+    print(format_stages(stages))
+    print()
+    print(f"Total: {whole['layers']} layers, {whole['params']:,} parameters ({whole['trainable_params']:,} trainable, "
+          f"{whole['non_trainable_params']:,} non-trainable), {table.human(whole['macs'])} MACs "
+          f"({whole['macs']:,}), activations {table.human(whole['activation_bytes'])}B per image")
+    return 0
+
+
+def _shape(shape) -> str:
+    return "×".join(map(str, shape))
+
+
+def format_layers(rows: pd.DataFrame) -> str:
+    shown = pd.DataFrame({
+        "layer": rows.name,
+        "type": rows.type,
+        "stage": [table.stage_name(stage) for stage in rows.stage],
+        "block": rows.block.map(lambda block: block or ""),
+        "output": rows.output_shape.map(_shape),
+        "params": rows.params.map("{:,}".format),
+        "trainable": rows.trainable_params.map("{:,}".format),
+        "non-train.": rows.non_trainable_params.map("{:,}".format),
+        "MACs": rows.macs.map("{:,}".format),
+        "RF px": rows.receptive_field,
+        "jump": rows.jump,
+        "memory": rows.activation_bytes.map(lambda n: f"{table.human(n)}B"),
+    })
+    return shown.to_string(index=False)
+
+
+def format_stages(stages: pd.DataFrame) -> str:
+    shown = pd.DataFrame({
+        "stage": stages.stage_name,
+        "blocks": stages.blocks,
+        "layers": stages.layers,
+        "output": stages.output_shape.map(_shape),
+        "params": stages.params.map("{:,}".format),
+        "MACs": stages.macs.map("{:,}".format),
+        "RF px": stages.receptive_field,
+        "jump": stages.jump,
+        "memory": stages.activation_bytes.map(lambda n: f"{table.human(n)}B"),
+    })
+    return shown.to_string(index=False)
