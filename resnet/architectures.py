@@ -324,3 +324,29 @@ def locate(layer_name: str) -> tuple[int, int]:
 
 
 __all__ = ["ARCHITECTURES", "Architecture", "build", "block_model", "get", "locate", "stage_model"]
+
+
+def catalogue():
+    """The architecture table as a DataFrame, one row per network: what tells the seeds' ResNet-50s apart."""
+    import pandas as pd
+
+    rows = []
+    for arch in ARCHITECTURES.values():
+        rows.append({
+            "name": arch.name,
+            "network": arch.title,
+            "block": arch.block.replace("_", " "),
+            "blocks per stage": "-".join(map(str, arch.depths)),
+            "widths": "-".join(map(str, arch.widths)),
+            "down-sampling stride on": "3×3" if arch.stride_on == "3x3" and arch.block != "basic" else (
+                "3×3" if arch.block != "bottleneck" else "first 1×1"),
+            "shortcut when shape changes": "zero-padding (A)" if arch.shortcut == "zeros" else "projection (B)",
+            "conv bias": arch.style.use_bias,
+            "initialiser": arch.style.kernel_initializer,
+            "L2": arch.style.weight_decay,
+            "input": "×".join(map(str, arch.input_shape)),
+            "classes": arch.classes,
+            "ImageNet weights": arch.imagenet_weights is not None,
+            "source": arch.source,
+        })
+    return pd.DataFrame(rows)

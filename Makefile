@@ -1,0 +1,45 @@
+# ResNet Explorer. `make run` and `make test` set up everything they need on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8501
+# apt-get needs root; use sudo when we are not root and it exists.
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
+
+.PHONY: run test test-fast setup graphviz chromium weights bench load lint-docker clean
+
+$(BIN)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+setup: $(BIN)/.installed graphviz
+
+graphviz:
+	@command -v dot >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq graphviz >/dev/null; \
+	  else echo "Graphviz's dot is missing: install it (brew install graphviz, or your package manager)"; exit 1; fi; }
+
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+run: setup
+	$(BIN)/streamlit run app/main.py --server.port $(PORT)
+
+test: setup chromium
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not e2e"
+
+weights: setup
+	$(BIN)/python -m resnet weights --arch resnet50 resnet101 resnet152 resnet50v2 resnet101v2 resnet152v2
+
+bench: setup
+	$(BIN)/python -m resnet bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache tests/e2e/artifacts

@@ -1,0 +1,30 @@
+"""The first page: what ResNet Explorer holds, and the network you pick, built for real."""
+
+import streamlit as st
+
+import resnet
+from app.resources import model
+from resnet.architectures import catalogue
+
+st.title("ResNet Explorer")
+st.markdown(
+    "Residual networks built from their blocks: **identity** blocks, whose shortcut is the input itself, and "
+    "**projection** blocks, whose shortcut is a 1×1 convolution where the shape changes. "
+    "ResNet-50 here is, layer for layer, `keras.applications.ResNet50`: its ImageNet weights load into it "
+    "and give the same answers."
+)
+
+name = st.selectbox("Network", list(resnet.ARCHITECTURES), index=list(resnet.ARCHITECTURES).index("resnet50"),
+                    format_func=lambda n: resnet.ARCHITECTURES[n].title)
+arch = resnet.ARCHITECTURES[name]
+net = model(name)
+left, middle, right = st.columns(3)
+left.metric("Parameters", f"{net.count_params():,}")
+middle.metric("Layers", len(net.layers))
+right.metric("Input", "×".join(map(str, arch.input_shape)))
+st.caption(f"`{net.name}` · {arch.source}")
+
+st.subheader("Every network in the table")
+st.caption("One table drives every depth. The three ResNet-50s of the course material differ in where a "
+           "down-sampling block strides, in conv biases, initialisers, head and layer names.")
+st.dataframe(catalogue(), hide_index=True, width="stretch")

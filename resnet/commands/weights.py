@@ -1,0 +1,24 @@
+"""`python -m resnet weights`: fetch and verify the ImageNet files (what `make weights` runs on a connected machine)."""
+
+from resnet.architectures import ARCHITECTURES
+from resnet.weights import imagenet_weights_path
+
+WITH_WEIGHTS = [name for name, arch in ARCHITECTURES.items() if arch.imagenet_weights]
+
+
+def register(subparsers):
+    p = subparsers.add_parser("weights", help="fetch and verify ImageNet weights into Keras' cache",
+                              description="Fetch (if needed) and md5-check keras.applications' ImageNet files; "
+                                          "print where each one is.")
+    p.add_argument("--arch", nargs="+", default=["resnet50"], choices=WITH_WEIGHTS, metavar="NAME",
+                   help=f"networks to fetch (default resnet50; any of {', '.join(WITH_WEIGHTS)})")
+    p.add_argument("--no-top", action="store_true", help="the files without the 1000-class top")
+    p.add_argument("--offline", action="store_true", help="only look: never download")
+    p.set_defaults(func=run)
+
+
+def run(args) -> int:
+    for name in args.arch:
+        path = imagenet_weights_path(name, include_top=not args.no_top, download=not args.offline)
+        print(f"{name}: {path}")
+    return 0
