@@ -105,11 +105,12 @@ class OfflineShapes:
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 _CIFAR10_ARCHIVE = "cifar-10-batches-py-target_archive"  # the name keras 3's get_file stores the download under
+_CIFAR10_HOMES_FALLBACK = "/tmp/.keras"  # where get_file caches when the keras home is not writable
 
 
 def cifar10_cached() -> bool:
     """Whether keras has the CIFAR-10 archive in its cache (KERAS_HOME, ~/.keras, or its /tmp fallback)."""
-    homes = [os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras")), "/tmp/.keras"]
+    homes = [os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras")), _CIFAR10_HOMES_FALLBACK]
     return any(os.path.isfile(os.path.join(home, "datasets", _CIFAR10_ARCHIVE)) for home in homes)
 
 
@@ -178,8 +179,30 @@ class ImageFolder:
             yield (images / 255.0).astype(np.float32), labels.astype(np.int32)
 
 
+class NoiseImages:
+    """Gaussian noise with random labels: nothing to learn, but the probe the initialisation figures are measured on.
+
+    Batch k is `random_batch(…, seed + k)` mapped into [0, 1]'s scale (centred by the trainer back to N(0, 1)).
+    """
+
+    name = "noise"
+    class_names = tuple(f"class {i}" for i in range(10))
+
+    def __init__(self, image_size: int = 32):
+        self.image_size = image_size
+
+    def batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
+        k = 0
+        while True:
+            images, labels = random_batch(batch_size, self.image_size, len(self.class_names), seed + k)
+            yield 0.5 + 0.25 * images, labels
+            k += 1
+
+
 def open_data(spec: str, image_size: int = 32):
-    """`offline`, `cifar10`, or a folder path → a data source of square images of side `image_size`."""
+    """`offline`, `noise`, `cifar10`, or a folder path → a data source of square images of side `image_size`."""
+    if spec == "noise":
+        return NoiseImages(image_size)
     if spec == "offline":
         return OfflineShapes(image_size)
     if spec == "cifar10":

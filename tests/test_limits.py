@@ -1,0 +1,64 @@
+"""Run limits: one dataclass of bounds, overridable from the environment, and the server-wide run registry."""
+
+import threading
+
+import pytest
+
+from resnet.errors import RunRefused
+from resnet.limits import Limits, RunRegistry
+
+
+def test_environment_variables_override_the_defaults():
+    limits = Limits.from_environment({"RESNET_MAX_STEPS": "12", "RESNET_MAX_RUN_SECONDS": "2.5"})
+    assert (limits.max_steps, limits.max_run_seconds) == (12, 2.5)
+    assert limits.max_batch == Limits().max_batch
+
+
+def test_a_malformed_environment_variable_is_named():
+    with pytest.raises(RunRefused, match="RESNET_MAX_BATCH='lots' is not a number"):
+        Limits.from_environment({"RESNET_MAX_BATCH": "lots"})
+
+
+def test_sizes_over_a_limit_are_refused_and_the_message_says_which():
+    limits = Limits(max_steps=10, max_batch=16, max_image_size=64)
+    limits.check(steps=10, batch=16, image_size=64)
+    with pytest.raises(RunRefused, match="steps 11 is over this server's limit of 10.*RESNET_MAX_STEPS"):
+        limits.check(steps=11, batch=16, image_size=64)
+    with pytest.raises(RunRefused, match="batch size 17"):
+        limits.check(steps=1, batch=17, image_size=64)
+    with pytest.raises(RunRefused, match="≥ 1"):
+        limits.check(steps=1, batch=0, image_size=64)
+
+
+def test_one_run_per_session_and_a_server_wide_cap():
+    registry = RunRegistry(max_concurrent_runs=2)
+    with registry.slot("alice"):
+        with pytest.raises(RunRefused, match="this session already has a run"):
+            registry.acquire("alice")
+        registry.acquire("bob")
+        with pytest.raises(RunRefused, match="server is busy: 2 run"):
+            registry.acquire("carol")
+        registry.release("bob")
+        registry.acquire("carol")
+        registry.release("carol")
+    assert registry.active == 0
+
+
+def test_the_cap_holds_under_concurrent_requests():
+    registry = RunRegistry(max_concurrent_runs=3)
+    granted, start = [], threading.Barrier(20)
+
+    def ask(key):
+        start.wait()
+        try:
+            registry.acquire(key)
+            granted.append(key)
+        except RunRefused:
+            pass
+
+    threads = [threading.Thread(target=ask, args=(f"s{i}",)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(granted) == 3 == registry.active
