@@ -17,10 +17,12 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import keras
 import pandas as pd
@@ -116,10 +118,10 @@ def cache_path(spec: ModelSpec, view: View, options: PlotOptions, fmt: str) -> P
 
 
 def render(spec: ModelSpec, view: View = View(), options: PlotOptions = PlotOptions(), fmt: str = "svg",
-           model: keras.Model | None = None) -> bytes:
+           build: Callable[[ModelSpec], keras.Model] = ModelSpec.build) -> bytes:
     """The diagram as SVG or PNG bytes, from the disk cache when it holds it.
 
-    `model`, when given, must be the one `spec` describes; it saves building it again on a cache miss.
+    `build` makes the model on a cache miss only; a caller that keeps models (the app) passes its own.
     """
     if fmt not in FORMATS:
         raise UnknownView(f"cannot draw a diagram as {fmt!r}: choose one of {', '.join(FORMATS)}.")
@@ -127,9 +129,7 @@ def render(spec: ModelSpec, view: View = View(), options: PlotOptions = PlotOpti
     if path.exists():
         return path.read_bytes()
     require_graphviz()
-    if model is None:
-        model = spec.build()
-    image = draw(view_dot(model, view, options), fmt)
+    image = draw(view_dot(build(spec), view, options), fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Write-then-rename: two app sessions drawing the same diagram never leave half a file behind.
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as part:
@@ -377,3 +377,17 @@ def _cluster(dot: pydot.Dot, containers: dict, stage: int, block: int | None):
 def _dot_text(text: str) -> str:
     # pydot writes the label verbatim; quote it and keep "\n" as Graphviz's own line break.
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def svg_for_html(svg: bytes, scale: float = 1.0) -> str:
+    """Graphviz's SVG as an element to put inside an HTML page, drawn at `scale` times its natural size.
+
+    The XML prolog and DOCTYPE go (they are not allowed inside HTML); the size attributes are scaled while the
+    viewBox stays, so the browser redraws the vector picture sharp at any zoom.
+    """
+    text = svg.decode("utf-8")
+    text = text[text.index("<svg"):]
+    head_end = text.index(">")
+    head = re.sub(r'\b(width|height)="([\d.]+)pt"',
+                  lambda match: f'{match[1]}="{float(match[2]) * scale:.1f}pt"', text[:head_end])
+    return head + text[head_end:]

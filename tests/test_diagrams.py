@@ -1,5 +1,7 @@
 """Diagrams: what each view's DOT holds, and how the disk cache and a missing Graphviz behave for real."""
 
+import re
+
 import pytest
 
 import resnet
@@ -144,10 +146,18 @@ def test_render_draws_svg_once_then_serves_it_from_disk_without_graphviz(cache, 
 def test_each_option_is_its_own_cache_entry(cache):
     spec = ModelSpec("resnet20")
     model = spec.build()
+    builds = []
+
+    def build(asked):
+        builds.append(asked)
+        return model
+
     view = View("block", block_kind="identity")
-    narrow = diagrams.render(spec, view, PlotOptions(), model=model)
-    wide = diagrams.render(spec, view, PlotOptions(show_shapes=True), model=model)
-    sideways = diagrams.render(spec, view, PlotOptions(rankdir="LR"), model=model)
+    narrow = diagrams.render(spec, view, PlotOptions(), build=build)
+    wide = diagrams.render(spec, view, PlotOptions(show_shapes=True), build=build)
+    sideways = diagrams.render(spec, view, PlotOptions(rankdir="LR"), build=build)
+    assert diagrams.render(spec, view, PlotOptions(rankdir="LR"), build=build) == sideways
+    assert builds == [spec] * 3  # once per miss, never on a hit
     assert len({narrow, wide, sideways}) == 3
     assert len(list(cache.iterdir())) == 3
     assert diagrams.render(ModelSpec("resnet20", plain=True), view) != narrow
@@ -166,3 +176,12 @@ def test_without_graphviz_a_cold_render_says_how_to_install_it(cache, monkeypatc
                                  "(or `brew install graphviz`), then reload.")
     assert isinstance(caught.value, UserError)
     assert not cache.exists() or not list(cache.iterdir())
+
+
+def test_svg_for_html_scales_the_picture_and_drops_the_prolog(cache):
+    svg = diagrams.render(ModelSpec("resnet20"), View("collapsed"))
+    width = float(re.search(rb'<svg width="([\d.]+)pt"', svg)[1])
+    embedded = diagrams.svg_for_html(svg, scale=0.5)
+    assert embedded.startswith("<svg") and embedded.rstrip().endswith("</svg>")
+    assert f'width="{width * 0.5:.1f}pt"' in embedded
+    assert re.search(r'viewBox="[^"]+"', embedded)[0].encode() in svg  # the drawing itself is untouched
