@@ -1,0 +1,331 @@
+"""Live inference: image bytes → top-k ImageNet classes, and what the network looked at (Grad-CAM, feature maps).
+
+A `Classifier` is built once per server (the app caches it with st.cache_resource): it holds the Keras model, a
+compiled forward pass (see `resnet.engines`), and warms that pass up at construction so the first user does not pay
+for tracing. Several images go through as one batch. Gradients (Grad-CAM) always come from the TensorFlow model.
+
+Random weights are only used when the caller asks for them (`allow_untrained=True`), and every prediction made with
+them carries `pretrained=False`, so the page and the CLI can say UNTRAINED next to it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from resnet import engines, images
+from resnet.errors import ImageError, WeightsUnavailable
+
+UNTRAINED_LABEL = "UNTRAINED (random weights) — not a real prediction"
+DEFAULT_TOP = 5
+
+
+@dataclass(frozen=True)
+class ClassScore:
+    index: int
+    wnid: str
+    label: str
+    probability: float
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The top-k classes of one image, and how they were obtained."""
+
+    source: str
+    top: tuple[ClassScore, ...]
+    latency_ms: float  # the whole call (decode → crop → preprocess → forward → top-k) for its batch
+    batch_size: int
+    device: str
+    engine: str
+    pretrained: bool
+    crop: np.ndarray = field(repr=False, compare=False)  # the uint8 image the model saw
+    model_input: np.ndarray = field(repr=False, compare=False)  # the same after preprocess_input
+
+    @property
+    def caption(self) -> str:
+        """How to introduce these classes to a reader: never as real predictions when the weights are random."""
+        return "Top classes" if self.pretrained else UNTRAINED_LABEL
+
+    def to_json(self) -> dict:
+        return {
+            "file": self.source,
+            "top": [{"index": s.index, "label": s.label, "probability": s.probability} for s in self.top],
+            "latency_ms": round(self.latency_ms, 3),
+            "device": self.device,
+            "engine": self.engine,
+            "pretrained": self.pretrained,
+        }
+
+
+@dataclass(frozen=True)
+class FeatureMaps:
+    layer: str
+    channels: tuple[int, ...]  # channel numbers, most active first
+    maps: np.ndarray  # (len(channels), height, width), each channel scaled to [0, 1] on its own
+
+
+class Classifier:
+    """One model, one compiled forward pass, shared by every caller (thread-safe)."""
+
+    def __init__(self, model: keras.Model, *, pretrained: bool, weights_source: str, arch: str | None = None,
+                 weights_problem: str | None = None, engine: str = "auto", cache_dir=None, crop: str = "center",
+                 warm_up: bool = True):
+        self.model = model
+        self.weights_problem = weights_problem  # why ImageNet weights were not used, when they were asked for
+        self.arch_name = arch or model.name
+        self.pretrained = pretrained
+        self.weights_source = weights_source
+        self.crop_mode = crop
+        self.input_size = tuple(model.input_shape[1:3])
+        self.style = _preprocessing_style(self.arch_name)
+        self.labels = _labels(model.output_shape[-1])
+        self.engine = engines.make_engine(model, engine, cache_dir=cache_dir)
+        self.device = self.engine.device
+        self._explainers: dict[str, tf.types.experimental.PolymorphicFunction] = {}
+        self._lock = threading.Lock()
+        self.first_call_ms = self.warm_up() if warm_up else None
+
+    @classmethod
+    def load(cls, arch: str = "resnet50", weights: str | None = "imagenet", *, allow_untrained: bool = False,
+             seed: int = 0, **options) -> Classifier:
+        """Build `arch` with `weights` ("imagenet", a file path, or None for random).
+
+        Without usable weights this raises WeightsUnavailable, unless `allow_untrained`: then the network gets
+        random weights (seeded), `pretrained` is False and `weights_problem` says why.
+        """
+        import resnet
+
+        problem = None
+        if weights == "imagenet":
+            from resnet.weights import imagenet_weights_path
+
+            try:
+                with contextlib.redirect_stdout(sys.stderr):  # keras' download progress must not pollute --json
+                    weights = imagenet_weights_path(arch)
+            except WeightsUnavailable as exc:
+                if not allow_untrained:
+                    raise
+                weights, problem = None, str(exc)
+        elif weights is None and not allow_untrained:
+            raise WeightsUnavailable("no weights were given; name a weights file, or allow random weights explicitly")
+        if weights is None:
+            model = resnet.build(arch, seed=seed)
+            source = f"random weights (seed {seed})"
+        else:
+            model = resnet.build(arch, weights=weights)
+            source = str(weights)
+        return cls(model, pretrained=weights is not None, weights_source=source, arch=arch, weights_problem=problem,
+                   **options)
+
+    # --- classification ------------------------------------------------------------------------------------------
+
+    def warm_up(self) -> float:
+        """Run the forward pass once (tracing it, or letting ONNX Runtime plan it); returns that call's ms."""
+        start = time.perf_counter()
+        self.engine(np.zeros((1, *self.input_size, 3), np.float32))
+        return (time.perf_counter() - start) * 1000
+
+    def classify(self, items: Sequence[bytes | np.ndarray], *, names: Sequence[str] | None = None,
+                 top: int = DEFAULT_TOP) -> list[Prediction]:
+        """Classify images (encoded bytes, or decoded H×W×3 uint8 RGB arrays) as one batch.
+
+        Raises ImageError for the first item that cannot be decoded; `classify_each` keeps going instead.
+        """
+        start = time.perf_counter()
+        names = list(names) if names is not None else [f"image {i + 1}" for i in range(len(items))]
+        rgbs = [images.decode_image(item, name=name) if isinstance(item, (bytes, bytearray)) else item
+                for item, name in zip(items, names, strict=True)]
+        return self._classify_rgb(rgbs, names, top, start)
+
+    def classify_each(self, named_items: Sequence[tuple[str, bytes]], *,
+                      top: int = DEFAULT_TOP) -> list[Prediction | ImageError]:
+        """Like `classify`, but a file that cannot be decoded yields its ImageError in its place and the others
+        are still classified (together, as one batch)."""
+        start = time.perf_counter()
+        results: list[Prediction | ImageError | None] = []
+        good, good_names, slots = [], [], []
+        for name, data in named_items:
+            try:
+                good.append(images.decode_image(data, name=name))
+            except ImageError as exc:
+                results.append(exc)
+                continue
+            good_names.append(name)
+            slots.append(len(results))
+            results.append(None)
+        for slot, prediction in zip(slots, self._classify_rgb(good, good_names, top, start), strict=True):
+            results[slot] = prediction
+        return results
+
+    def _classify_rgb(self, rgbs, names, top, start) -> list[Prediction]:
+        if not rgbs:
+            return []
+        crops = [images.crop_for_model(rgb, self.input_size, crop=self.crop_mode) for rgb in rgbs]
+        batch = images.preprocess(np.stack(crops), self.style)
+        probabilities = self.engine(batch)
+        tops = [self._top(row, top) for row in probabilities]
+        latency = (time.perf_counter() - start) * 1000
+        return [Prediction(source=name, top=scores, latency_ms=latency, batch_size=len(rgbs), device=self.device,
+                           engine=self.engine.name, pretrained=self.pretrained, crop=crop, model_input=model_input)
+                for name, scores, crop, model_input in zip(names, tops, crops, batch, strict=True)]
+
+    def _top(self, probabilities: np.ndarray, k: int) -> tuple[ClassScore, ...]:
+        k = max(1, min(k, probabilities.shape[-1]))
+        best = np.argpartition(-probabilities, k - 1)[:k]
+        best = best[np.argsort(-probabilities[best], kind="stable")]
+        return tuple(ClassScore(int(i), *self.labels[i], float(probabilities[i])) for i in best)
+
+    # --- what the network looked at ------------------------------------------------------------------------------
+
+    def grad_cam(self, prediction: Prediction, class_index: int, layer: str | None = None) -> np.ndarray:
+        """Grad-CAM of `class_index` for the image behind `prediction`: feature-map-sized, in [0, 1]."""
+        layer = layer or grad_cam_layer(self.model)
+        explain = self._explainer(layer)
+        x = tf.convert_to_tensor(prediction.model_input[np.newaxis], tf.float32)
+        activations, gradients = explain(x, tf.constant(class_index, tf.int32))
+        return _cam_from(activations.numpy()[0], gradients.numpy()[0])
+
+    def feature_maps(self, prediction: Prediction, layer: str, *, limit: int = 32) -> FeatureMaps:
+        return feature_maps(self.model, prediction.model_input, layer, limit=limit)
+
+    def _explainer(self, layer: str):
+        with self._lock:
+            if layer not in self._explainers:
+                self._explainers[layer] = grad_cam_function(self.model, layer)
+            return self._explainers[layer]
+
+
+# --- Grad-CAM and feature maps (model-level, usable without a Classifier) ---------------------------------------------
+
+
+def spatial_layers(model: keras.Model) -> list[str]:
+    """Names of the layers whose output is a feature map (batch, height, width, channels), input to output."""
+    return [layer.name for layer in model.layers
+            if not isinstance(layer, keras.layers.InputLayer) and len(layer.output.shape) == 4]
+
+
+def grad_cam_layer(model: keras.Model) -> str:
+    """The last feature map before global pooling: the output of the last residual stage (conv5_block3_out for
+    ResNet-50, post_relu for the V2 nets)."""
+    candidates = [name for name in spatial_layers(model) if min(model.get_layer(name).output.shape[1:3]) > 1]
+    if not candidates:
+        raise ValueError(f"{model.name} has no spatial feature map to explain")
+    return candidates[-1]
+
+
+def grad_cam_function(model: keras.Model, layer: str):
+    """A compiled (activations, d logit[class] / d activations) of `layer` for one image.
+
+    The gradient is taken of the class's logit, not its softmax probability, as Grad-CAM prescribes: the softmax
+    would mix in every other class. The logit is recomputed from the last layer's input with its own kernel.
+    """
+    head = model.layers[-1]
+    if not isinstance(head, keras.layers.Dense):
+        raise ValueError(f"Grad-CAM needs a Dense classifier on top; {model.name} ends in {type(head).__name__}")
+    probe = keras.Model(model.inputs[0], [model.get_layer(layer).output, head.input])
+    signature = [tf.TensorSpec((1, *model.input_shape[1:]), tf.float32), tf.TensorSpec((), tf.int32)]
+
+    @tf.function(input_signature=signature)
+    def explain(x, class_index):
+        with tf.GradientTape() as tape:
+            activations, features = probe(x, training=False)
+            logits = tf.matmul(features, head.kernel) + (head.bias if head.use_bias else 0.0)
+            score = logits[:, class_index]
+        return activations, tape.gradient(score, activations)
+
+    return explain
+
+
+def grad_cam(model: keras.Model, model_input: np.ndarray, class_index: int, layer: str | None = None) -> np.ndarray:
+    """Grad-CAM of one preprocessed image (H×W×3) for `class_index`; see Classifier.grad_cam for the cached form."""
+    explain = grad_cam_function(model, layer or grad_cam_layer(model))
+    activations, gradients = explain(tf.convert_to_tensor(model_input[np.newaxis], tf.float32),
+                                     tf.constant(class_index, tf.int32))
+    return _cam_from(activations.numpy()[0], gradients.numpy()[0])
+
+
+def _cam_from(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
+    channel_weights = gradients.mean(axis=(0, 1))  # each channel's importance for the class
+    cam = np.maximum(activations @ channel_weights, 0)  # only what speaks *for* the class
+    return _unit_range(cam)
+
+
+def _unit_range(values: np.ndarray) -> np.ndarray:
+    values = values.astype(np.float32)
+    low, high = float(values.min()), float(values.max())
+    if high - low <= 1e-12 * max(1.0, abs(high)):
+        return np.zeros_like(values)  # nothing stands out: show nothing rather than amplify rounding noise
+    return (values - low) / (high - low)
+
+
+def feature_maps(model: keras.Model, model_input: np.ndarray, layer: str, *, limit: int = 32) -> FeatureMaps:
+    """The `limit` most active channels of `layer` for one preprocessed image, each scaled to [0, 1] on its own."""
+    probe = keras.Model(model.inputs[0], model.get_layer(layer).output)
+    activations = np.asarray(probe(model_input[np.newaxis].astype(np.float32), training=False))[0]
+    if activations.ndim != 3:
+        raise ValueError(f"layer {layer} has no spatial output (shape {activations.shape})")
+    strength = activations.mean(axis=(0, 1))
+    order = np.argsort(-strength, kind="stable")[:limit]
+    maps = np.stack([_unit_range(activations[..., c]) for c in order])
+    return FeatureMaps(layer=layer, channels=tuple(int(c) for c in order), maps=maps)
+
+
+def feature_grid(maps: np.ndarray, columns: int = 8, gap: int = 1) -> np.ndarray:
+    """Tile (n, h, w) maps into one image, row by row, `gap` pixels apart; empty tiles and gaps are NaN (blank)."""
+    n, height, width = maps.shape
+    columns = max(1, min(columns, n))
+    rows = -(-n // columns)
+    grid = np.full((rows * height + (rows - 1) * gap, columns * width + (columns - 1) * gap), np.nan, np.float32)
+    for i in range(n):
+        r, c = divmod(i, columns)
+        top, left = r * (height + gap), c * (width + gap)
+        grid[top:top + height, left:left + width] = maps[i]
+    return grid
+
+
+def overlay(crop: np.ndarray, heat: np.ndarray, *, opacity: float = 0.45) -> np.ndarray:
+    """The heat map (values in [0, 1], any size) coloured and laid over the uint8 crop the model saw."""
+    from PIL import Image
+
+    height, width = crop.shape[:2]
+    upsampled = np.asarray(Image.fromarray(heat.astype(np.float32), mode="F").resize((width, height),
+                                                                                       Image.Resampling.BILINEAR))
+    coloured = heat_colours(np.clip(upsampled, 0, 1))
+    blended = (1 - opacity) * crop.astype(np.float32) + opacity * coloured
+    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+
+
+# Jet-like ramp: dark blue → blue → cyan → yellow → red → dark red.
+_RAMP_STOPS = np.array([0.0, 0.125, 0.375, 0.625, 0.875, 1.0])
+_RAMP_RGB = np.array([[0, 0, 143], [0, 0, 255], [0, 255, 255], [255, 255, 0], [255, 0, 0], [128, 0, 0]], np.float32)
+
+
+def heat_colours(values: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] → float RGB (0–255) on a blue-to-red ramp."""
+    return np.stack([np.interp(values, _RAMP_STOPS, _RAMP_RGB[:, channel]) for channel in range(3)], axis=-1)
+
+
+# --- helpers ---------------------------------------------------------------------------------------------------------
+
+
+def _preprocessing_style(arch: str) -> str:
+    from resnet.architectures import ARCHITECTURES
+
+    return ARCHITECTURES[arch].preprocessing if arch in ARCHITECTURES else "caffe"
+
+
+def _labels(classes: int) -> tuple[tuple[str, str], ...]:
+    if classes == 1000:
+        from resnet.weights import class_names
+
+        return class_names()
+    return tuple((f"class_{i}", f"class {i}") for i in range(classes))

@@ -1,0 +1,274 @@
+"""resnet.inference and resnet.engines: bytes → top-5 through the app's path, engine parity, Grad-CAM, feature maps.
+
+One ResNet-50 with random weights (BatchNorm statistics included) is written to a legacy .h5 file by conftest and
+loaded here once; the keras.applications reference loads the same file.
+"""
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import resnet
+from resnet import engines, images
+from resnet.errors import ImageError, WeightsUnavailable
+from resnet.inference import (UNTRAINED_LABEL, Classifier, Prediction, feature_grid, feature_maps, grad_cam,
+                              grad_cam_layer, overlay)
+from resnet.weights import class_names
+from tests.bad_images import bad_inputs
+from tests.conftest import randomise
+
+SAMPLES = Path(__file__).resolve().parents[1] / "assets" / "samples"
+CAT = SAMPLES / "cat_chelsea.jpg"
+
+
+@pytest.fixture(scope="module")
+def classifier(official_resnet50_h5):
+    return Classifier.load("resnet50", weights=str(official_resnet50_h5), engine="tf")
+
+
+@pytest.fixture(scope="module")
+def reference(official_resnet50_h5):
+    return keras.applications.ResNet50(weights=str(official_resnet50_h5))
+
+
+@pytest.fixture(scope="module")
+def onnx_cache(tmp_path_factory):
+    return tmp_path_factory.mktemp("onnx")
+
+
+@pytest.fixture(scope="module")
+def onnx_engine(classifier, onnx_cache):
+    if not engines.onnx_available():
+        pytest.skip("onnxruntime/tf2onnx not installed")
+    return engines.OnnxEngine(classifier.model, onnx_cache)
+
+
+@pytest.fixture(scope="module")
+def sample_batch():
+    crops = [images.crop_for_model(images.read_image_file(path)) for path in sorted(SAMPLES.glob("*.jpg"))[:3]]
+    return images.preprocess(np.stack(crops), "caffe")
+
+
+# --- bytes → top-5 equals keras.applications on the same file ------------------------------------------------------
+
+
+def test_bytes_to_top5_equals_keras_applications_with_the_same_weights_file(official_resnet50_h5, reference,
+                                                                           onnx_cache):
+    # "auto": the engine the app uses here (ONNX Runtime on a CPU), so the app's whole path is what is checked.
+    ours = Classifier.load("resnet50", weights=str(official_resnet50_h5), engine="auto", crop="squash",
+                           cache_dir=onnx_cache)
+    [prediction] = ours.classify([CAT.read_bytes()], names=["cat_chelsea.jpg"])
+
+    # keras' own path: load_img resizes the whole photo (bilinear, no crop), preprocess_input, the keras model.
+    img = keras.utils.load_img(CAT, target_size=(224, 224), interpolation="bilinear")
+    x = keras.applications.resnet50.preprocess_input(keras.utils.img_to_array(img)[np.newaxis])
+    expected = reference.predict(x, verbose=0)[0]
+    top5 = np.argsort(-expected)[:5]
+
+    assert expected[top5[0]] > 0.05  # a peaked softmax, so agreeing on the order means something
+    assert [s.index for s in prediction.top] == top5.tolist()
+    np.testing.assert_allclose([s.probability for s in prediction.top], expected[top5], rtol=0, atol=1e-5)
+    assert prediction.pretrained and prediction.source == "cat_chelsea.jpg"
+    assert (prediction.top[0].wnid, prediction.top[0].label) == class_names()[top5[0]]
+
+
+def test_several_images_go_through_as_one_batch_and_match_one_by_one(classifier):
+    datas = [path.read_bytes() for path in sorted(SAMPLES.glob("*.jpg"))[:3]]
+    together = classifier.classify(datas)
+    alone = [classifier.classify([data])[0] for data in datas]
+    assert [p.batch_size for p in together] == [3, 3, 3] and len({p.latency_ms for p in together}) == 1
+    for a, b in zip(together, alone, strict=True):
+        assert [s.index for s in a.top] == [s.index for s in b.top]
+        np.testing.assert_allclose([s.probability for s in a.top], [s.probability for s in b.top], atol=1e-5)
+
+
+def test_prediction_carries_the_crop_the_model_saw_and_reports_device_and_latency(classifier):
+    rgb = images.read_image_file(CAT)
+    [prediction] = classifier.classify([rgb], top=3)
+    np.testing.assert_array_equal(prediction.crop, images.crop_for_model(rgb))
+    np.testing.assert_array_equal(prediction.model_input, images.prepare(rgb))
+    assert len(prediction.top) == 3
+    assert [s.probability for s in prediction.top] == sorted((s.probability for s in prediction.top), reverse=True)
+    assert prediction.device.startswith(("CPU", "NVIDIA", "/physical_device")) and prediction.latency_ms > 0
+    assert classifier.first_call_ms > 0  # warmed at construction
+    record = prediction.to_json()
+    assert set(record) >= {"file", "top", "latency_ms", "device"}
+    assert set(record["top"][0]) == {"index", "label", "probability"}
+
+
+def test_classify_each_reports_bad_files_in_place_and_still_classifies_the_rest(classifier):
+    cases = bad_inputs()
+    named = [("cat.jpg", CAT.read_bytes()), cases["zero-bytes"][:2], cases["truncated"][:2],
+             ("cup.jpg", (SAMPLES / "coffee_cup.jpg").read_bytes())]
+    results = classifier.classify_each(named)
+    assert isinstance(results[0], Prediction) and isinstance(results[3], Prediction)
+    assert results[0].batch_size == 2 and results[3].source == "cup.jpg"
+    assert isinstance(results[1], ImageError) and "empty" in str(results[1])
+    assert isinstance(results[2], ImageError) and "truncated" in str(results[2])
+
+
+@pytest.mark.parametrize("case", list(bad_inputs()))
+def test_classify_refuses_each_bad_input_with_one_line(classifier, case):
+    name, data, fragment = bad_inputs()[case]
+    with pytest.raises(ImageError) as info:
+        classifier.classify([data], names=[name])
+    assert fragment in str(info.value) and "\n" not in str(info.value) and name in str(info.value)
+
+
+# --- engines agree with TensorFlow ----------------------------------------------------------------------------------
+
+
+def test_folded_batch_norm_matches_the_original(classifier, sample_batch):
+    folded = engines.fold_batch_norm(classifier.model)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in folded.layers)
+    assert len(engines.foldable_pairs(classifier.model)) == 53  # every BN of ResNet-50 follows its conv
+    expected = classifier.model(sample_batch, training=False).numpy()
+    assert expected.max() > 0.05
+    np.testing.assert_allclose(folded(sample_batch, training=False).numpy(), expected, rtol=0, atol=1e-4)
+
+
+def test_folding_keeps_pre_activation_batch_norm_of_v2_nets():
+    model = randomise(resnet.build("resnet50v2", input_shape=(64, 64, 3)), seed=4)
+    pairs = engines.foldable_pairs(model)
+    assert "conv2_block1_1_bn" in pairs and "conv2_block1_preact_bn" not in pairs
+    folded = engines.fold_batch_norm(model)
+    assert isinstance(folded.get_layer("conv2_block1_preact_bn"), keras.layers.BatchNormalization)
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 64, 64, 3)).astype("float32")
+    np.testing.assert_allclose(folded(x).numpy(), model(x, training=False).numpy(), rtol=0, atol=1e-4)
+
+
+def test_onnx_runtime_matches_tensorflow(classifier, onnx_engine, sample_batch):
+    expected = classifier.model(sample_batch, training=False).numpy()
+    np.testing.assert_allclose(onnx_engine(sample_batch), expected, rtol=0, atol=1e-4)
+    assert onnx_engine.device.startswith("CPU")
+
+
+def test_onnx_export_is_cached_by_weight_hash(classifier, onnx_engine):
+    path = onnx_engine.path
+    stamp = path.stat().st_mtime_ns
+    assert engines.export_onnx(classifier.model, path.parent) == path
+    assert path.stat().st_mtime_ns == stamp  # reused, not written again
+    other = randomise(keras.applications.ResNet50(weights=None), seed=99)
+    assert engines.weights_digest(other) != engines.weights_digest(classifier.model)
+
+
+def test_auto_picks_onnx_on_cpu_and_tensorflow_on_gpu():
+    expected = "tf-folded" if engines.has_gpu() or not engines.onnx_available() else "onnx"
+    assert engines.resolve_engine("auto") == expected
+    with pytest.raises(ValueError):
+        engines.resolve_engine("torch")
+
+
+# --- Grad-CAM and feature maps ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cat_prediction(classifier):
+    return classifier.classify([CAT.read_bytes()])[0]
+
+
+def test_grad_cam_layer_is_the_last_stage_output():
+    assert grad_cam_layer(keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3))) == "conv5_block3_out"
+    assert grad_cam_layer(resnet.build("resnet50v2", input_shape=(64, 64, 3))) == "post_relu"
+    assert grad_cam_layer(resnet.build("resnet20")) == "conv4_block3_out"
+
+
+def test_grad_cam_is_feature_map_sized_and_spans_zero_to_one(classifier, cat_prediction):
+    cam = classifier.grad_cam(cat_prediction, cat_prediction.top[0].index)
+    assert cam.shape == (7, 7)
+    assert cam.min() == 0.0 and cam.max() == pytest.approx(1.0)
+    assert np.unique(np.round(cam, 4)).size > 2  # a map, not a constant or a single hot cell
+
+
+def test_grad_cam_depends_on_the_class(classifier, cat_prediction):
+    first = classifier.grad_cam(cat_prediction, cat_prediction.top[0].index)
+    second = classifier.grad_cam(cat_prediction, cat_prediction.top[1].index)
+    assert np.abs(first - second).max() > 0.1
+
+
+def test_grad_cam_uses_the_gradient_of_the_logit(classifier, cat_prediction, reference):
+    """Against a plain GradientTape through keras.applications with its softmax removed."""
+    import tensorflow as tf
+
+    cls = cat_prediction.top[0].index
+    logits_model = keras.Model(reference.input, [reference.get_layer("conv5_block3_out").output,
+                                                 reference.get_layer("predictions").output])
+    reference.get_layer("predictions").activation = keras.activations.linear
+    try:
+        x = tf.constant(cat_prediction.model_input[np.newaxis])
+        with tf.GradientTape() as tape:
+            activations, logits = logits_model(x, training=False)
+            score = logits[0, cls]
+        gradients = tape.gradient(score, activations)[0].numpy()
+    finally:
+        reference.get_layer("predictions").activation = keras.activations.softmax
+    cam = np.maximum(activations[0].numpy() @ gradients.mean(axis=(0, 1)), 0)
+    expected = (cam - cam.min()) / (cam.max() - cam.min())
+    np.testing.assert_allclose(classifier.grad_cam(cat_prediction, cls), expected, atol=1e-4)
+    np.testing.assert_allclose(grad_cam(classifier.model, cat_prediction.model_input, cls), expected, atol=1e-4)
+
+
+def test_overlay_is_the_crop_tinted_by_the_heat_map(classifier, cat_prediction):
+    cam = classifier.grad_cam(cat_prediction, cat_prediction.top[0].index)
+    tinted = overlay(cat_prediction.crop, cam)
+    assert tinted.shape == (224, 224, 3) and tinted.dtype == np.uint8
+    assert not np.array_equal(tinted, cat_prediction.crop)
+    hot = np.unravel_index(np.argmax(cam), cam.shape)
+    y, x = (hot[0] * 32 + 16, hot[1] * 32 + 16)  # centre of the hottest cell in crop pixels
+    assert int(tinted[y, x, 0]) - int(tinted[y, x, 2]) > int(cat_prediction.crop[y, x, 0]) - int(
+        cat_prediction.crop[y, x, 2])  # hot → redder than the photo there
+
+
+def test_feature_maps_are_normalised_per_channel_and_most_active_first(classifier, cat_prediction):
+    maps = classifier.feature_maps(cat_prediction, "conv2_block1_out", limit=16)
+    assert maps.maps.shape == (16, 56, 56) and len(maps.channels) == 16
+    for channel in maps.maps:
+        assert channel.min() == 0.0 and channel.max() == pytest.approx(1.0) or not channel.any()
+    probe = keras.Model(classifier.model.input, classifier.model.get_layer("conv2_block1_out").output)
+    strength = probe(cat_prediction.model_input[np.newaxis]).numpy()[0].mean(axis=(0, 1))
+    assert list(maps.channels) == np.argsort(-strength, kind="stable")[:16].tolist()
+
+
+def test_feature_grid_tiles_channels_row_by_row():
+    maps = np.random.default_rng(0).random((10, 5, 6)).astype("float32")
+    grid = feature_grid(maps, columns=4, gap=1)
+    assert grid.shape == (3 * 5 + 2, 4 * 6 + 3)
+    np.testing.assert_array_equal(grid[0:5, 7:13], maps[1])
+    np.testing.assert_array_equal(grid[12:17, 7:13], maps[9])
+    assert np.isnan(grid[12:17, 14:]).all() and np.isnan(grid[5]).all()  # empty tiles and gaps stay blank
+
+
+def test_feature_maps_of_a_dense_layer_are_refused(classifier, cat_prediction):
+    with pytest.raises(ValueError, match="no spatial output"):
+        feature_maps(classifier.model, cat_prediction.model_input, "avg_pool")
+
+
+# --- without ImageNet weights ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """No weights anywhere: an empty Keras cache and an origin that cannot serve the file."""
+    for name in ("RESNET_WEIGHTS", "RESNET_WEIGHTS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("RESNET_WEIGHTS_ORIGIN", (tmp_path / "no-mirror").as_uri())
+
+
+def test_missing_weights_raise_unless_untrained_is_allowed(offline):
+    with pytest.raises(WeightsUnavailable, match="RESNET_WEIGHTS"):
+        Classifier.load("resnet50", weights="imagenet")
+    with pytest.raises(WeightsUnavailable):
+        Classifier.load("resnet50", weights=None)
+    with pytest.raises(WeightsUnavailable, match="no published ImageNet weights"):
+        Classifier.load("resnet18", weights="imagenet")
+
+
+def test_untrained_classifier_labels_every_prediction(offline):
+    untrained = Classifier.load("resnet50", weights="imagenet", allow_untrained=True, engine="tf")
+    assert not untrained.pretrained and "RESNET_WEIGHTS" in untrained.weights_problem
+    [prediction] = untrained.classify([CAT.read_bytes()])
+    assert prediction.pretrained is False and prediction.caption == UNTRAINED_LABEL
+    assert prediction.to_json()["pretrained"] is False
