@@ -1,0 +1,82 @@
+"""`python -m resnet predict IMAGE…`: the top-k ImageNet classes of each image, with device and latency."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from resnet import engines, images
+from resnet.errors import ImageError, UserError, WeightsUnavailable
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "predict", help="top-k ImageNet classes of one or more images",
+        description="Decode each image with Pillow, crop it to the network's input, preprocess it as "
+                    "keras.applications does and classify all of them as one batch. Latency is the batch's "
+                    "crop → preprocess → forward pass → top-k time. A file that cannot be read is reported as "
+                    "'error: …' and the exit status is 2; the others are still classified.")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG, PNG, WebP, BMP, GIF or TIFF file")
+    p.add_argument("--arch", default="resnet50", help="architecture with ImageNet weights: resnet50 (default), "
+                                                      "resnet101, resnet152, resnet50v2, resnet101v2, resnet152v2")
+    p.add_argument("--weights", default="imagenet",
+                   help="'imagenet' (keras.applications' file, found via RESNET_WEIGHTS, RESNET_WEIGHTS_DIR or the "
+                        "Keras cache) or the path of a weights file (default imagenet)")
+    p.add_argument("--top", type=int, default=5, help="how many classes to show (default 5)")
+    p.add_argument("--json", action="store_true",
+                   help='print a JSON list of {"file", "top": [{"index", "label", "probability"}], "latency_ms", '
+                        '"device", "engine", "pretrained"}')
+    p.add_argument("--allow-untrained", action="store_true",
+                   help="without ImageNet weights, use random ones (every result is then marked UNTRAINED)")
+    p.add_argument("--engine", choices=engines.ENGINES, default="auto",
+                   help="forward pass: auto (ONNX Runtime on CPU, TensorFlow on GPU), tf, tf-folded or onnx")
+    p.add_argument("--crop", choices=images.CROP_MODES, default="center",
+                   help="center: fill the input and cut the middle out (default); squash: resize the whole image")
+    p.set_defaults(func=main)
+
+
+def main(args) -> int:
+    if args.top < 1:
+        raise UserError(f"--top must be at least 1, not {args.top}")
+    decoded, names, failed = [], [], False
+    for path in args.images:
+        try:
+            decoded.append(images.read_image_file(path))
+        except ImageError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed = True
+            continue
+        names.append(path)
+    if not decoded:
+        return 2
+
+    from resnet.inference import Classifier
+
+    try:
+        classifier = Classifier.load(args.arch, args.weights, allow_untrained=args.allow_untrained,
+                                     engine=args.engine, crop=args.crop)
+    except WeightsUnavailable as exc:
+        hint = "" if args.allow_untrained else "; or pass --allow-untrained to see what random weights do"
+        raise WeightsUnavailable(f"{exc}{hint}") from None
+    if classifier.weights_problem:
+        print(f"note: {classifier.weights_problem}", file=sys.stderr)
+    predictions = classifier.classify(decoded, names=names, top=args.top)
+
+    if args.json:
+        json.dump([p.to_json() for p in predictions], sys.stdout, indent=2)
+        print()
+    else:
+        for prediction in predictions:
+            print(format_prediction(prediction, classifier.weights_source))
+    return 2 if failed else 0
+
+
+def format_prediction(prediction, weights_source: str) -> str:
+    lines = [f"{prediction.source}: {prediction.device}, {prediction.engine}, {prediction.latency_ms:.1f} ms "
+             f"for a batch of {prediction.batch_size}; weights: {weights_source}"]
+    if not prediction.pretrained:
+        lines.append(f"  {prediction.caption}")
+    width = max(len(score.label) for score in prediction.top)
+    for rank, score in enumerate(prediction.top, 1):
+        lines.append(f"  {rank}. {score.label:<{width}}  #{score.index:<4d} {score.probability:8.2%}")
+    return "\n".join(lines)
