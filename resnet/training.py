@@ -25,6 +25,10 @@ from resnet.limits import Limits, RunRegistry
 OPTIMIZERS = ("sgd", "momentum", "adam")
 INITIALIZERS = ("he_normal", "glorot_uniform")
 VARIANTS = ("residual", "plain")
+# The lab's nets and the image side they train at: CIFAR nets at their own 32×32, the ImageNet family at the
+# course's 64×64 (224×224 would be far too slow for a short run on a shared CPU).
+LAB_IMAGE_SIZES = {"resnet20": 32, "resnet32": 32, "resnet44": 32, "resnet56": 32, "resnet110": 32,
+                   "resnet18": 64, "resnet34": 64, "resnet50": 64}
 
 # `resnet.build(seed=…)` seeds keras' global generator; two sessions building at once would interleave their draws.
 _BUILD_LOCK = threading.Lock()
@@ -130,7 +134,7 @@ class RunConfig:
     optimizer: str = "momentum"
     learning_rate: float = 0.02
     steps: int = 50  # 0: the gradient norms at initialisation on one batch, no update
-    data: str = "offline"  # "offline" | "cifar10" | a folder of class sub-folders
+    data: str = "offline"  # "offline" | "noise" | "cifar10" | a folder of class sub-folders
     image_size: int | None = None  # None: the architecture's own input size
 
     def net_name(self, variant: str) -> str:
@@ -162,7 +166,9 @@ def check_config(config: RunConfig, limits: Limits) -> None:
     if config.arch not in resnet.ARCHITECTURES:
         raise UnknownArchitecture(f"unknown architecture {config.arch!r}; try one of "
                                   f"{', '.join(sorted(resnet.ARCHITECTURES))}")
-    if not config.variants or set(config.variants) - set(VARIANTS):
+    if not config.variants:
+        raise RunRefused("pick at least one net to train: the residual net, its plain twin, or both")
+    if set(config.variants) - set(VARIANTS):
         raise RunRefused(f"variants must be some of {VARIANTS}, not {config.variants}")
     if config.optimizer not in OPTIMIZERS:
         raise RunRefused(f"unknown optimiser {config.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
@@ -298,6 +304,11 @@ def records_table(records: list[StepRecord]) -> list[dict]:
             rows.append({"net": record.net, "step": record.step, "loss": record.loss, "accuracy": record.accuracy,
                          "depth": depth, "layer": layer, "norm": norm, "elapsed": record.elapsed})
     return rows
+
+
+def run_document(config: RunConfig, records: list[StepRecord], stopped: str | None) -> dict:
+    """Everything a run produced, as plain JSON values: the CLI's --json and the page's download."""
+    return {"config": dataclasses.asdict(config), "stopped": stopped, "records": [r.to_dict() for r in records]}
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sys
 
 from resnet.errors import UserError
-from resnet.training import INITIALIZERS, OPTIMIZERS, Run, RunConfig
+from resnet.training import INITIALIZERS, OPTIMIZERS, Run, RunConfig, run_document
 
 COMPARE_TAIL = 10  # a net's "final loss" is its mean training loss over the last steps: one batch is too noisy
 
@@ -58,8 +57,7 @@ def main(args) -> int:
             for record in step_records:
                 _print_record(record)
     if args.json:
-        json.dump({"config": dataclasses.asdict(run.config), "stopped": run.stopped,
-                   "records": [record.to_dict() for record in records]}, sys.stdout)
+        json.dump(run_document(run.config, records, run.stopped), sys.stdout)
         print()
     return 0
 
