@@ -35,7 +35,7 @@ ZOOMS = ("block", "stage", "whole", "collapsed")
 BLOCK_KINDS = ("identity", "projection")
 FORMATS = ("svg", "png")
 # Bump when the drawing itself changes, so old cache entries are not served for new code.
-DRAWING_VERSION = 1
+DRAWING_VERSION = 2
 
 STAGE_COLOURS = {1: "#e8e8e8", 2: "#dbe9f6", 3: "#dcf0dc", 4: "#fbe5cf", 5: "#eadcf3", 6: "#f6dada"}
 
@@ -361,14 +361,16 @@ def _cluster(dot: pydot.Dot, containers: dict, stage: int, block: int | None):
     """The dashed frame around an expanded stage (or a block inside it), made on first use."""
     stage_key = layer_tables.stage_name(stage)
     if stage_key not in containers:
-        frame = pydot.Cluster(f"cluster_{stage_key}", label=stage_key, style="dashed", fontname="Helvetica")
+        frame = pydot.Cluster(f"cluster_{stage_key}", label=stage_key, style="dashed", fontname="Helvetica",
+                             labeljust="l")
         dot.add_subgraph(frame)
         containers[stage_key] = frame
     if block is None:
         return containers[stage_key]
     key = block_key(stage, block)
     if key not in containers:
-        frame = pydot.Cluster(f"cluster_{key}", label=key, style="dashed", fontname="Helvetica")
+        frame = pydot.Cluster(f"cluster_{key}", label=key, style="dashed", fontname="Helvetica",
+                             labeljust="l")
         containers[stage_key].add_subgraph(frame)
         containers[key] = frame
     return containers[key]

@@ -1,0 +1,237 @@
+"""The architecture explorer: block diagrams at four zoom levels, the per-layer table, and two networks compared."""
+
+import dataclasses
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+import resnet
+from app.resources import model
+from resnet import diagrams, table
+from resnet.diagrams import ModelSpec, PlotOptions, View
+from resnet.errors import UserError
+
+DEFAULT_ZOOM = {"collapsed": 100, "block": 100, "stage": 60, "whole": 40}  # percent of Graphviz's natural size
+DIAGRAM_HEIGHT = 720  # pixels of the scrollable frame
+ZOOM_LABELS = {"collapsed": "Collapsed (one node per block)", "block": "One block", "stage": "One stage",
+               "whole": "Whole network"}
+
+
+# ---- cached work: models are shared resources (app.resources), tables and pictures are data ----------------------
+
+def build(spec: ModelSpec):
+    input_shape = None if spec.input_size is None else (spec.input_size, spec.input_size, 3)
+    return model(spec.arch, include_top=spec.include_top, input_shape=input_shape, classes=spec.classes,
+                 plain=spec.plain, batch_norm=spec.batch_norm)
+
+
+@st.cache_data(show_spinner="Counting parameters and MACs…", max_entries=32)
+def layer_table(spec: ModelSpec) -> pd.DataFrame:
+    return table.layer_table(build(spec))
+
+
+@st.cache_data(show_spinner="Drawing…", max_entries=64)
+def picture(spec: ModelSpec, view: View, options: PlotOptions, fmt: str = "svg") -> bytes:
+    return diagrams.render(spec, view, options, fmt=fmt, build=build)
+
+
+# ---- controls ---------------------------------------------------------------------------------------------------
+
+st.title("Architecture")
+st.caption("Pick a network, then look at it as a diagram, as a table of every layer, or next to another one.")
+
+names = list(resnet.ARCHITECTURES)
+left, middle, right = st.columns([2, 1, 1])
+arch_name = left.selectbox("Architecture", names, index=names.index("resnet50"),
+                           format_func=lambda name: resnet.ARCHITECTURES[name].title)
+arch = resnet.ARCHITECTURES[arch_name]
+# Keyed by architecture, so each network starts from its own input size and class count.
+input_size = middle.number_input("Input size (pixels)", min_value=32, max_value=512, step=16,
+                                 value=arch.input_shape[0], key=f"input_size_{arch_name}")
+include_top = right.checkbox("Include the classifier (top)", value=True)
+classes = middle.number_input("Classes", min_value=1, max_value=10_000, value=arch.classes, disabled=not include_top,
+                              key=f"classes_{arch_name}")
+plain = right.toggle("Plain twin (no shortcuts)", value=False)
+spec = ModelSpec(arch=arch_name, input_size=int(input_size), classes=int(classes), include_top=include_top,
+                 plain=plain)
+
+try:
+    rows = layer_table(spec)
+except UserError as exc:
+    st.error(str(exc))
+    st.stop()
+
+whole = table.totals(rows)
+stages = table.stage_totals(rows)
+columns = st.columns(5)
+columns[0].metric("Parameters", f"{whole['params']:,}")
+columns[1].metric("Trainable", f"{whole['trainable_params']:,}")
+columns[2].metric("MACs per image", table.human(whole["macs"]))
+columns[3].metric("Layers", whole["layers"])
+columns[4].metric("Activations per image", f"{table.human(whole['activation_bytes'])}B")
+
+diagram_tab, layers_tab, compare_tab = st.tabs(["Diagram", "Layers", "Compare"])
+
+
+# ---- the diagram ------------------------------------------------------------------------------------------------
+
+def show_svg(svg: bytes, zoom_percent: int) -> None:
+    """The picture in a scrollable frame; the zoom slider scales the vector drawing, so it stays sharp.
+
+    An iframe rather than st.html: the sanitiser of st.html drops inline SVG. The SVG is our own drawing.
+    """
+    st.iframe(f'<div style="overflow:auto; height:100%; font-family:sans-serif">'
+              f"{diagrams.svg_for_html(svg, zoom_percent / 100)}</div>", height=DIAGRAM_HEIGHT)
+
+
+def show_diagram(spec: ModelSpec, view: View, options: PlotOptions, zoom_percent: int, key: str) -> None:
+    try:
+        svg = picture(spec, view, options)
+    except diagrams.GraphvizMissing as exc:
+        st.error(str(exc))
+        return
+    except UserError as exc:
+        st.warning(str(exc))
+        return
+    show_svg(svg, zoom_percent)
+    file_name = f"{spec.arch}{'_plain' if spec.plain else ''}_{view.zoom}"
+    svg_button, png_button = st.columns(2)
+    svg_button.download_button("Download SVG", svg, file_name=f"{file_name}.svg", mime="image/svg+xml",
+                               key=f"svg_{key}")
+    # PNG takes seconds for a whole network: drawn only when asked for (the callable runs on click).
+    png_button.download_button("Download PNG", lambda: picture(spec, view, options, "png"),
+                               file_name=f"{file_name}.png", mime="image/png", key=f"png_{key}")
+
+
+with diagram_tab:
+    zoom = st.radio("Zoom level", list(ZOOM_LABELS), format_func=ZOOM_LABELS.get, horizontal=True)
+    with st.expander("Plot options (as keras.utils.plot_model)"):
+        option_columns = st.columns(3)
+        options = PlotOptions(
+            show_shapes=option_columns[0].checkbox("Shapes", value=True),
+            show_dtype=option_columns[0].checkbox("Dtypes"),
+            show_layer_names=option_columns[1].checkbox("Layer names", value=True),
+            show_layer_activations=option_columns[1].checkbox("Activations"),
+            show_trainable=option_columns[2].checkbox("Trainable"),
+            rankdir=option_columns[2].radio("Direction", ["TB", "LR"], horizontal=True,
+                                            format_func={"TB": "top → bottom", "LR": "left → right"}.get),
+        )
+    zoom_percent = st.slider("Zoom (%)", min_value=10, max_value=200, value=DEFAULT_ZOOM[zoom], step=10,
+                             key=f"zoom_{zoom}")
+    stage_numbers = list(stages.index)
+    if zoom == "block":
+        kind_column, stage_column = st.columns(2)
+        kind = kind_column.radio("Block", diagrams.BLOCK_KINDS, horizontal=True,
+                                 format_func={"identity": "identity (shape kept)",
+                                              "projection": "projection (shape changes)"}.get)
+        residual_stages = [number for number in stage_numbers if number in set(rows.stage[rows.block > 0])]
+        stage = stage_column.selectbox("In stage", [None, *residual_stages],
+                                       format_func=lambda s: "the first one" if s is None else table.stage_name(s))
+        view = View("block", block_kind=kind, stage=stage)
+        st.caption("The same block of the residual network and of its plain twin: the shortcut is the difference.")
+        for column, twin in zip(st.columns(2), (False, True)):
+            with column:
+                st.markdown("**Plain twin**" if twin else "**Residual**")
+                show_diagram(dataclasses.replace(spec, plain=twin), view, options, zoom_percent, f"block_{twin}")
+    elif zoom == "stage":
+        stage = st.selectbox("Stage", stage_numbers, index=min(2, len(stage_numbers) - 1),
+                             format_func=table.stage_name)
+        show_diagram(spec, View("stage", stage=stage), options, zoom_percent, "stage")
+    elif zoom == "whole":
+        st.caption("Every layer; scroll, or lower the zoom to see more at once.")
+        show_diagram(spec, View("whole"), options, zoom_percent, "whole")
+    else:
+        stage_keys, block_keys = diagrams.expandable(rows)
+        residual_keys = [key for key in stage_keys if key not in ("stem", "head")]
+        open_stages = st.multiselect("Stages opened into blocks", stage_keys, default=residual_keys)
+        open_blocks = st.multiselect(
+            "Blocks opened into layers",
+            [key for key in block_keys if key.rsplit("_", 1)[0] in open_stages])
+        show_diagram(spec, View("collapsed", expand=tuple(open_stages + open_blocks)), options, zoom_percent,
+                     "collapsed")
+
+
+# ---- the table --------------------------------------------------------------------------------------------------
+
+LAYER_COLUMNS = {
+    "name": st.column_config.TextColumn("Layer"),
+    "type": st.column_config.TextColumn("Type"),
+    "block": st.column_config.NumberColumn("Block"),
+    "output_shape": st.column_config.TextColumn("Output shape"),
+    "params": st.column_config.NumberColumn("Params", format="localized"),
+    "trainable_params": st.column_config.NumberColumn("Trainable", format="localized"),
+    "non_trainable_params": st.column_config.NumberColumn("Non-trainable", format="localized"),
+    "macs": st.column_config.NumberColumn("MACs", format="localized"),
+    "receptive_field": st.column_config.NumberColumn("Receptive field (px)"),
+    "jump": st.column_config.NumberColumn("Jump (px)"),
+    "activation_bytes": st.column_config.NumberColumn("Activation (bytes)", format="localized"),
+}
+
+
+def for_display(frame: pd.DataFrame) -> pd.DataFrame:
+    shown = frame[list(LAYER_COLUMNS)].copy()
+    shown["output_shape"] = shown.output_shape.map(lambda shape: " × ".join(map(str, shape)))
+    return shown
+
+
+def stage_chart(named_stages: dict) -> go.Figure:
+    """Parameters and MACs per stage, one bar colour per network."""
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("Parameters per stage", "MACs per stage"))
+    for name, frame in named_stages.items():
+        for column, measure in enumerate(("params", "macs"), start=1):
+            figure.add_trace(go.Bar(x=list(frame.stage_name), y=list(frame[measure]), name=name,
+                                    legendgroup=name, showlegend=column == 1), row=1, col=column)
+    figure.update_layout(barmode="group", height=380, margin=dict(t=40, b=10))
+    return figure
+
+
+with layers_tab:
+    search = st.text_input("Search layers", placeholder="name or type, e.g. add, conv3_block2, BatchNorm")
+    matches = rows
+    if search:
+        needle = search.strip().lower()
+        matches = rows[rows.name.str.lower().str.contains(needle, regex=False)
+                       | rows.type.str.lower().str.contains(needle, regex=False)]
+        st.caption(f"{len(matches)} of {len(rows)} layers match.")
+    st.download_button("Download the table (CSV)", rows.to_csv(index=False).encode(),
+                       file_name=f"{spec.arch}{'_plain' if spec.plain else ''}_layers.csv", mime="text/csv")
+    for stage_number, stage_rows in matches.groupby("stage", sort=True):
+        summary = stages.loc[stage_number]
+        blocks = f"{summary.blocks} blocks · " if stage_number in set(rows.stage[rows.block > 0]) else ""
+        title = (f"**{summary.stage_name}** — {blocks}{summary.layers} layers · {table.human(summary.params)} params · "
+                 f"{table.human(summary.macs)} MACs · out {' × '.join(map(str, summary.output_shape))}")
+        with st.expander(title, expanded=bool(search)):
+            st.dataframe(for_display(stage_rows), hide_index=True, column_config=LAYER_COLUMNS, width="stretch")
+    st.plotly_chart(stage_chart({arch.title + (" plain" if plain else ""): stages}), key="stage_chart")
+
+
+# ---- two networks side by side ----------------------------------------------------------------------------------
+
+with compare_tab:
+    st.caption("The network above against another: by default its own twin (residual against plain).")
+    other_column, twin_column = st.columns([2, 1])
+    other_name = other_column.selectbox("Compare with", names, index=names.index(arch_name),
+                                        format_func=lambda name: resnet.ARCHITECTURES[name].title)
+    other_plain = twin_column.toggle("Plain twin", value=not plain, key="other_plain")
+    # The other network at its own default input size, so 50 vs 101 or ResNet-20 vs ResNet-50 compare like for like.
+    other = ModelSpec(arch=other_name, plain=other_plain, include_top=include_top)
+    try:
+        other_rows = layer_table(other)
+    except UserError as exc:
+        st.error(str(exc))
+    else:
+        labels = [f"{arch.title}{' plain' if plain else ''}",
+                  f"{resnet.ARCHITECTURES[other_name].title}{' plain' if other_plain else ''}"]
+        if labels[0] == labels[1]:
+            labels[1] += " (2)"
+        other_total = table.totals(other_rows)
+        comparison = pd.DataFrame({labels[0]: whole, labels[1]: other_total})
+        comparison["difference"] = comparison[labels[1]] - comparison[labels[0]]
+        comparison.index = ["layers", "parameters", "trainable", "non-trainable", "MACs per image",
+                            "activation bytes per image"]
+        st.dataframe(comparison, column_config={label: st.column_config.NumberColumn(format="localized")
+                                                for label in [*labels, "difference"]})
+        st.plotly_chart(stage_chart({labels[0]: stages, labels[1]: table.stage_totals(other_rows)}),
+                        key="compare_chart")
