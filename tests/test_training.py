@@ -167,4 +167,4 @@ def test_resnet20_learns_the_offline_data_within_a_short_run():
     records = [r for records in run.steps() for r in records]
     early = np.mean([r.accuracy for r in records[:5]])
     late = np.mean([r.accuracy for r in records[-10:]])
-    assert late > 0.3 > early + 0.1  # chance is 0.1
+    assert early < 0.2 and late > 0.3  # chance is 0.1

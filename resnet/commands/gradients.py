@@ -81,10 +81,11 @@ def _depths(text: str) -> list[int]:
 
 
 def _compare(args) -> int:
+    depths = _depths(args.compare)
     if args.steps < COMPARE_TAIL:
         raise UserError(f"--compare needs --steps of at least {COMPARE_TAIL} (a short run, e.g. --steps 100)")
     final = {}
-    for depth in _depths(args.compare):
+    for depth in depths:
         run = Run(_config(args, f"resnet{depth}", ("residual", "plain")))
         losses = {}
         for step_records in run.steps():
@@ -95,7 +96,7 @@ def _compare(args) -> int:
                       file=sys.stderr)
         for net, values in losses.items():
             final[net] = sum(values[-COMPARE_TAIL:]) / len(values[-COMPARE_TAIL:])
-    report = compare_report(final, _depths(args.compare))
+    report = compare_report(final, depths)
     if args.json:
         settings = {name: getattr(args, name) for name in ("steps", "batch", "seed", "lr", "optimizer", "data",
                                                             "batch_norm", "init", "image_size")}
