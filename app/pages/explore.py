@@ -214,7 +214,8 @@ with compare_tab:
     other_column, twin_column = st.columns([2, 1])
     other_name = other_column.selectbox("Compare with", names, index=names.index(arch_name),
                                         format_func=lambda name: resnet.ARCHITECTURES[name].title)
-    other_plain = twin_column.toggle("Plain twin", value=not plain, key="other_plain")
+    # Keyed by the main toggle: flipping it offers the other twin again.
+    other_plain = twin_column.toggle("Plain twin", value=not plain, key=f"other_plain_{plain}")
     # The other network at its own default input size, so 50 vs 101 or ResNet-20 vs ResNet-50 compare like for like.
     other = ModelSpec(arch=other_name, plain=other_plain, include_top=include_top)
     try:
