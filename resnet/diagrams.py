@@ -34,8 +34,9 @@ from resnet.errors import UserError
 ZOOMS = ("block", "stage", "whole", "collapsed")
 BLOCK_KINDS = ("identity", "projection")
 FORMATS = ("svg", "png")
+PNG_DPI = 200
 # Bump when the drawing itself changes, so old cache entries are not served for new code.
-DRAWING_VERSION = 2
+DRAWING_VERSION = 3
 
 STAGE_COLOURS = {1: "#e8e8e8", 2: "#dbe9f6", 3: "#dcf0dc", 4: "#fbe5cf", 5: "#eadcf3", 6: "#f6dada"}
 
@@ -144,8 +145,13 @@ def require_graphviz() -> None:
 
 
 def draw(dot: pydot.Dot, fmt: str = "svg") -> bytes:
-    """Lay `dot` out with Graphviz's `dot` program."""
+    """Lay `dot` out with Graphviz's `dot` program: SVG at its natural size in points, PNG at plot_model's 200 dpi.
+
+    (Given any other dpi, Graphviz's SVG scales its drawing inside a viewBox that does not grow with it, and a
+    browser shows only the top-left corner.)
+    """
     require_graphviz()
+    dot.set("dpi", 72 if fmt == "svg" else PNG_DPI)
     try:
         return dot.create(prog="dot", format=fmt)
     except FileNotFoundError as exc:  # removed between the check and the call

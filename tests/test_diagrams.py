@@ -158,6 +158,8 @@ def test_each_option_is_its_own_cache_entry(cache):
     sideways = diagrams.render(spec, view, PlotOptions(rankdir="LR"), build=build)
     assert diagrams.render(spec, view, PlotOptions(rankdir="LR"), build=build) == sideways
     assert builds == [spec] * 3  # once per miss, never on a hit
+    # Drawn at its natural size: keras asks for 200 dpi, which Graphviz's SVG would apply inside a fixed viewBox.
+    assert b'transform="scale(1 1)' in narrow
     assert len({narrow, wide, sideways}) == 3
     assert len(list(cache.iterdir())) == 3
     assert diagrams.render(ModelSpec("resnet20", plain=True), view) != narrow
