@@ -13,7 +13,7 @@ from resnet import diagrams, table
 from resnet.diagrams import ModelSpec, PlotOptions, View
 from resnet.errors import UserError
 
-DEFAULT_ZOOM = {"collapsed": 100, "block": 100, "stage": 60, "whole": 40}  # percent of Graphviz's natural size
+DEFAULT_ZOOM = {"collapsed": 80, "block": 60, "stage": 50, "whole": 40}  # percent of Graphviz's natural size
 DIAGRAM_HEIGHT = 720  # pixels of the scrollable frame
 ZOOM_LABELS = {"collapsed": "Collapsed (one node per block)", "block": "One block", "stage": "One stage",
                "whole": "Whole network"}
