@@ -105,18 +105,25 @@ class TrainStep:
         return float(outputs[0]), float(outputs[1]), norms
 
 
-def gradient_norms(model: keras.Model, images, labels) -> list[tuple[str, float]]:
-    """(layer, ‖∂loss/∂kernel‖₂) for every kernel on one batch, without updating anything.
+def probe(model: keras.Model, images, labels) -> tuple[float, float, list[tuple[str, float]]]:
+    """Loss, accuracy and (layer, ‖∂loss/∂kernel‖₂) for every kernel on one batch, without updating anything.
 
     BatchNorm runs in training mode (batch statistics, as the first training step would see); its moving averages
     are put back afterwards so that measuring leaves the model as it was.
     """
     saved = [variable.numpy() for variable in model.non_trainable_variables]
-    _, _, gradients = _loss_accuracy_gradients(model, tf.convert_to_tensor(images), tf.convert_to_tensor(labels))
+    loss, accuracy, gradients = _loss_accuracy_gradients(model, tf.convert_to_tensor(images),
+                                                         tf.convert_to_tensor(labels))
     for variable, value in zip(model.non_trainable_variables, saved):
         variable.assign(value)
     positions = _kernel_positions(model)
-    return [(layer.name, float(tf.norm(gradients[i]))) for layer, i in zip(kernel_layers(model), positions)]
+    norms = [(layer.name, float(tf.norm(gradients[i]))) for layer, i in zip(kernel_layers(model), positions)]
+    return float(loss), float(accuracy), norms
+
+
+def gradient_norms(model: keras.Model, images, labels) -> list[tuple[str, float]]:
+    """(layer, gradient norm) for every kernel, first conv first, on one batch at the model's current weights."""
+    return probe(model, images, labels)[2]
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -135,14 +142,15 @@ class RunConfig:
     learning_rate: float = 0.02
     steps: int = 50  # 0: the gradient norms at initialisation on one batch, no update
     data: str = "offline"  # "offline" | "noise" | "cifar10" | a folder of class sub-folders
-    image_size: int | None = None  # None: the architecture's own input size
+    image_size: int | None = None  # None: the lab's size for the net (LAB_IMAGE_SIZES), else its own input size
 
     def net_name(self, variant: str) -> str:
         return self.arch.replace("resnet", "plain") if variant == "plain" else self.arch
 
     @property
     def size(self) -> int:
-        return self.image_size or resnet.ARCHITECTURES[self.arch].input_shape[0]
+        return (self.image_size or LAB_IMAGE_SIZES.get(self.arch)
+                or resnet.ARCHITECTURES[self.arch].input_shape[0])
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,8 +219,7 @@ class Run:
             records = []
             for name, model in self.nets.items():
                 began = time.perf_counter()
-                norms = gradient_norms(model, _centred(images), labels)
-                loss, accuracy = _evaluate(model, _centred(images), labels)
+                loss, accuracy, norms = probe(model, _centred(images), labels)
                 now = time.perf_counter()
                 records.append(StepRecord(name, 0, loss, accuracy, tuple(norms), now - began, now - start))
             yield records
@@ -239,12 +246,6 @@ class Run:
             yield records
 
 
-def _evaluate(model, images, labels) -> tuple[float, float]:
-    probabilities = model(images, training=False)
-    loss = float(_cross_entropy(labels, probabilities))
-    return loss, float(np.mean(np.argmax(probabilities, axis=-1) == np.asarray(labels)))
-
-
 class BackgroundRun:
     """A run trained in a worker thread, holding a registry slot until it ends; the app polls `records`.
 
@@ -257,7 +258,8 @@ class BackgroundRun:
         self.config = config
         self.records: list[StepRecord] = []
         self.error: Exception | None = None
-        self.run: Run | None = None
+        self.run: Run | None = None  # while it trains; dropped at the end so a finished run holds no model
+        self._stopped: str | None = None
         self._stop_asked = threading.Event()
         registry.acquire(session_key)
         self._thread = threading.Thread(target=self._work, args=(limits, registry, session_key),
@@ -274,12 +276,15 @@ class BackgroundRun:
         except Exception as exc:  # noqa: BLE001 - handed to the page, which shows it
             self.error = exc
         finally:
+            if self.run is not None:
+                self._stopped, self.run = self.run.stopped, None
             registry.release(session_key)
 
     def stop(self) -> None:
         self._stop_asked.set()
-        if self.run is not None:
-            self.run.stop()
+        run = self.run  # read once: the worker drops it when the run ends
+        if run is not None:
+            run.stop()
 
     @property
     def running(self) -> bool:
@@ -287,9 +292,8 @@ class BackgroundRun:
 
     @property
     def stopped(self) -> str | None:
-        if self._stop_asked.is_set() and not self.running:
-            return "asked"
-        return self.run.stopped if self.run is not None else None
+        """Why the run ended early ("asked", "time limit"); None while it runs or when it did all its steps."""
+        return None if self.running else self._stopped
 
     def wait(self, timeout: float | None = None) -> bool:
         self._thread.join(timeout)

@@ -102,7 +102,7 @@ if refusal := st.session_state.pop("gradient_refused", None):
     st.error(refusal)
 
 
-@st.fragment(run_every=1.5 if running else None)
+@st.fragment(run_every=2.0 if running else None)
 def show_run(polling: bool):
     background = current_run()
     if background is None:
@@ -135,7 +135,7 @@ def show_run(polling: bool):
         loss_column.plotly_chart(curve_figure(records, "loss"), key="loss_chart")
         accuracy_column.plotly_chart(curve_figure(records, "accuracy"), key="accuracy_chart")
     chosen = st.multiselect("Steps for the per-layer chart (none: first and latest)",
-                            list(range(1, config.steps + 1)) or [0], key="chosen_steps")
+                            list(range(1, config.steps + 1)) or [0], key=f"chosen_steps_{id(background)}")
     st.plotly_chart(norms_by_depth_figure(records, chosen), key="depth_chart")
     if config.steps:
         for column, name in zip(st.columns(len(names)), names):
