@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import os
+import subprocess
+import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import keras
@@ -62,6 +65,16 @@ def onnx_available() -> bool:
     except ImportError:
         return False
     return True
+
+
+def default_engine() -> str:
+    """The engine asked for by RESNET_ENGINE (e.g. "tf" to skip the ONNX export), else "auto"."""
+    from resnet.errors import UserError
+
+    value = os.environ.get("RESNET_ENGINE") or "auto"
+    if value not in ENGINES:
+        raise UserError(f"RESNET_ENGINE is {value!r}; use one of {', '.join(ENGINES)}")
+    return value
 
 
 def resolve_engine(engine: str) -> str:
@@ -114,14 +127,22 @@ class OnnxEngine:
         return self._session.run(None, {self._input: np.ascontiguousarray(batch, dtype=np.float32)})[0]
 
 
-def make_engine(model: keras.Model, engine: str = "auto", *, cache_dir=None):
-    """The engine named (after resolving "auto") for `model`; `model` itself stays untouched."""
-    engine = resolve_engine(engine)
-    if engine == "tf":
+def make_engine(model: keras.Model, engine: str | None = None, *, cache_dir=None):
+    """The engine named (None: RESNET_ENGINE or "auto"; "auto" resolved) for `model`, which stays untouched."""
+    engine = engine or default_engine()
+    chosen = resolve_engine(engine)
+    if chosen == "tf":
         return TensorFlowEngine(model, "tf")
-    if engine == "tf-folded":
+    if chosen == "tf-folded":
         return TensorFlowEngine(fold_batch_norm(model), "tf-folded")
-    return OnnxEngine(model, cache_dir)
+    try:
+        return OnnxEngine(model, cache_dir)
+    except Exception as exc:  # noqa: BLE001 -- "auto" means the best engine that works; TF always does
+        if engine != "auto":
+            raise
+        warnings.warn(f"ONNX Runtime unavailable for {model.name} ({exc}); using TensorFlow with BatchNorm folded",
+                      RuntimeWarning, stacklevel=2)
+        return TensorFlowEngine(fold_batch_norm(model), "tf-folded")
 
 
 # --- BatchNorm folding ---------------------------------------------------------------------------------------------
@@ -221,25 +242,55 @@ def weights_digest(model: keras.Model) -> str:
     return digest.hexdigest()
 
 
-def export_onnx(model: keras.Model, cache_dir=None) -> Path:
-    """The ONNX file of `model` with BatchNorm folded, exported on first use and reused while the weights match."""
-    import tf2onnx
+def export_onnx(model: keras.Model, cache_dir=None, *, isolated: bool = True) -> Path:
+    """The ONNX file of `model` with BatchNorm folded, exported on first use and reused while the weights match.
 
+    `isolated`: export in a child process. tf2onnx needs several GB for a ResNet-50 (~7 GB peak here, against ~1 GB
+    for the whole serving process), and a child gives all of it back when it exits.
+    """
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = folder / f"{model.name}-{weights_digest(model)[:20]}.onnx"
     if path.is_file():
         return path
     folder.mkdir(parents=True, exist_ok=True)
-    folded = fold_batch_norm(model)
-    signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name=_INPUT_NAME)]
-    forward = tf.function(lambda x: folded(x, training=False), input_signature=signature)
     # Written next to its final name and renamed: a second server starting at the same time never reads half a file.
     handle, partial = tempfile.mkstemp(dir=folder, suffix=".onnx.part")
     os.close(handle)
     try:
-        tf2onnx.convert.from_function(forward, input_signature=signature, opset=ONNX_OPSET, output_path=partial)
+        if isolated:
+            _export_in_child(model, partial)
+        else:
+            _export(model, partial)
         os.replace(partial, path)
     finally:
         if os.path.exists(partial):
             os.unlink(partial)
     return path
+
+
+def _export(model: keras.Model, output_path) -> None:
+    import tf2onnx
+
+    folded = fold_batch_norm(model)
+    signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name=_INPUT_NAME)]
+    forward = tf.function(lambda x: folded(x, training=False), input_signature=signature)
+    tf2onnx.convert.from_function(forward, input_signature=signature, opset=ONNX_OPSET,
+                                  output_path=os.fspath(output_path))
+
+
+def _export_in_child(model: keras.Model, output_path) -> None:
+    with tempfile.TemporaryDirectory() as scratch:
+        source = Path(scratch) / "model.keras"
+        model.save(source)
+        package_root = str(Path(__file__).resolve().parent.parent)
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
+                   PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
+        done = subprocess.run([sys.executable, "-m", "resnet.engines", os.fspath(source), os.fspath(output_path)],
+                              env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
+        raise RuntimeError(f"ONNX export of {model.name} failed: {last}")
+
+
+if __name__ == "__main__":  # the child of _export_in_child: python -m resnet.engines MODEL.keras OUT.onnx
+    _export(keras.models.load_model(sys.argv[1], compile=False), sys.argv[2])

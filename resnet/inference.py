@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -72,12 +73,15 @@ class FeatureMaps:
     channels: tuple[int, ...]  # channel numbers, most active first
     maps: np.ndarray  # (len(channels), height, width), each channel scaled to [0, 1] on its own
 
+    def grid(self, columns: int = 8) -> np.ndarray:
+        return feature_grid(self.maps, columns)
+
 
 class Classifier:
     """One model, one compiled forward pass, shared by every caller (thread-safe)."""
 
     def __init__(self, model: keras.Model, *, pretrained: bool, weights_source: str, arch: str | None = None,
-                 weights_problem: str | None = None, engine: str = "auto", cache_dir=None, crop: str = "center",
+                 weights_problem: str | None = None, engine: str | None = None, cache_dir=None, crop: str = "center",
                  warm_up: bool = True):
         self.model = model
         self.weights_problem = weights_problem  # why ImageNet weights were not used, when they were asked for
@@ -91,6 +95,7 @@ class Classifier:
         self.engine = engines.make_engine(model, engine, cache_dir=cache_dir)
         self.device = self.engine.device
         self._explainers: dict[str, tf.types.experimental.PolymorphicFunction] = {}
+        self._probes: dict[str, tf.types.experimental.PolymorphicFunction] = {}
         self._lock = threading.Lock()
         self.first_call_ms = self.warm_up() if warm_up else None
 
@@ -135,7 +140,7 @@ class Classifier:
         return (time.perf_counter() - start) * 1000
 
     def classify(self, items: Sequence[bytes | np.ndarray], *, names: Sequence[str] | None = None,
-                 top: int = DEFAULT_TOP) -> list[Prediction]:
+                 top: int = DEFAULT_TOP, crop: str | None = None) -> list[Prediction]:
         """Classify images (encoded bytes, or decoded H×W×3 uint8 RGB arrays) as one batch.
 
         Raises ImageError for the first item that cannot be decoded; `classify_each` keeps going instead.
@@ -144,10 +149,10 @@ class Classifier:
         names = list(names) if names is not None else [f"image {i + 1}" for i in range(len(items))]
         rgbs = [images.decode_image(item, name=name) if isinstance(item, (bytes, bytearray)) else item
                 for item, name in zip(items, names, strict=True)]
-        return self._classify_rgb(rgbs, names, top, start)
+        return self._classify_rgb(rgbs, names, top, crop, start)
 
-    def classify_each(self, named_items: Sequence[tuple[str, bytes]], *,
-                      top: int = DEFAULT_TOP) -> list[Prediction | ImageError]:
+    def classify_each(self, named_items: Sequence[tuple[str, bytes]], *, top: int = DEFAULT_TOP,
+                      crop: str | None = None) -> list[Prediction | ImageError]:
         """Like `classify`, but a file that cannot be decoded yields its ImageError in its place and the others
         are still classified (together, as one batch)."""
         start = time.perf_counter()
@@ -162,14 +167,14 @@ class Classifier:
             good_names.append(name)
             slots.append(len(results))
             results.append(None)
-        for slot, prediction in zip(slots, self._classify_rgb(good, good_names, top, start), strict=True):
+        for slot, prediction in zip(slots, self._classify_rgb(good, good_names, top, crop, start), strict=True):
             results[slot] = prediction
         return results
 
-    def _classify_rgb(self, rgbs, names, top, start) -> list[Prediction]:
+    def _classify_rgb(self, rgbs, names, top, crop, start) -> list[Prediction]:
         if not rgbs:
             return []
-        crops = [images.crop_for_model(rgb, self.input_size, crop=self.crop_mode) for rgb in rgbs]
+        crops = [images.crop_for_model(rgb, self.input_size, crop=crop or self.crop_mode) for rgb in rgbs]
         batch = images.preprocess(np.stack(crops), self.style)
         probabilities = self.engine(batch)
         tops = [self._top(row, top) for row in probabilities]
@@ -195,7 +200,18 @@ class Classifier:
         return _cam_from(activations.numpy()[0], gradients.numpy()[0])
 
     def feature_maps(self, prediction: Prediction, layer: str, *, limit: int = 32) -> FeatureMaps:
-        return feature_maps(self.model, prediction.model_input, layer, limit=limit)
+        with self._lock:
+            if layer not in self._probes:
+                self._probes[layer] = feature_probe(self.model, layer)
+            probe = self._probes[layer]
+        return _strongest_channels(layer, probe(prediction.model_input[np.newaxis]).numpy()[0], limit)
+
+    def warm_up_grad_cam(self) -> float:
+        """Trace the default Grad-CAM once (seconds of work) so that the first user who asks does not wait."""
+        start = time.perf_counter()
+        explain = self._explainer(grad_cam_layer(self.model))
+        explain(tf.zeros((1, *self.input_size, 3)), tf.constant(0, tf.int32))
+        return (time.perf_counter() - start) * 1000
 
     def _explainer(self, layer: str):
         with self._lock:
@@ -267,12 +283,23 @@ def _unit_range(values: np.ndarray) -> np.ndarray:
     return (values - low) / (high - low)
 
 
+def feature_probe(model: keras.Model, layer: str):
+    """A compiled function: one preprocessed image batch → the output of `layer`."""
+    output = model.get_layer(layer).output
+    if len(output.shape) != 4:
+        raise ValueError(f"layer {layer} has no spatial output (shape {tuple(output.shape)})")
+    probe = keras.Model(model.inputs[0], output)
+    signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)]
+    return tf.function(lambda x: probe(x, training=False), input_signature=signature)
+
+
 def feature_maps(model: keras.Model, model_input: np.ndarray, layer: str, *, limit: int = 32) -> FeatureMaps:
     """The `limit` most active channels of `layer` for one preprocessed image, each scaled to [0, 1] on its own."""
-    probe = keras.Model(model.inputs[0], model.get_layer(layer).output)
-    activations = np.asarray(probe(model_input[np.newaxis].astype(np.float32), training=False))[0]
-    if activations.ndim != 3:
-        raise ValueError(f"layer {layer} has no spatial output (shape {activations.shape})")
+    activations = feature_probe(model, layer)(model_input[np.newaxis].astype(np.float32)).numpy()[0]
+    return _strongest_channels(layer, activations, limit)
+
+
+def _strongest_channels(layer: str, activations: np.ndarray, limit: int) -> FeatureMaps:
     strength = activations.mean(axis=(0, 1))
     order = np.argsort(-strength, kind="stable")[:limit]
     maps = np.stack([_unit_range(activations[..., c]) for c in order])
@@ -315,6 +342,13 @@ def heat_colours(values: np.ndarray) -> np.ndarray:
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------------
+
+
+def sample_images() -> dict[str, Path]:
+    """The photos shipped in assets/samples (see assets/README for their sources and licences), by file name."""
+    folder = Path(__file__).resolve().parent.parent / "assets" / "samples"
+    return {path.name: path for path in sorted(folder.iterdir())
+            if path.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"}}
 
 
 def _preprocessing_style(arch: str) -> str:

@@ -12,7 +12,7 @@ import pytest
 
 import resnet
 from resnet import engines, images
-from resnet.errors import ImageError, WeightsUnavailable
+from resnet.errors import ImageError, UserError, WeightsUnavailable
 from resnet.inference import (UNTRAINED_LABEL, Classifier, Prediction, feature_grid, feature_maps, grad_cam,
                               grad_cam_layer, overlay)
 from resnet.weights import class_names
@@ -154,6 +154,27 @@ def test_onnx_export_is_cached_by_weight_hash(classifier, onnx_engine):
     assert engines.weights_digest(other) != engines.weights_digest(classifier.model)
 
 
+def test_auto_falls_back_to_folded_tensorflow_when_onnx_cannot_be_had(classifier, tmp_path, sample_batch):
+    if engines.resolve_engine("auto") != "onnx":
+        pytest.skip("auto does not pick ONNX Runtime here")
+    not_a_folder = tmp_path / "cache"
+    not_a_folder.write_text("a file where the ONNX cache folder should be")
+    with pytest.warns(RuntimeWarning, match="ONNX Runtime unavailable"):
+        engine = engines.make_engine(classifier.model, "auto", cache_dir=not_a_folder)
+    assert engine.name == "tf-folded"
+    np.testing.assert_allclose(engine(sample_batch), classifier.model(sample_batch).numpy(), atol=1e-4)
+    with pytest.raises(OSError):
+        engines.make_engine(classifier.model, "onnx", cache_dir=not_a_folder)  # asked for by name: no fallback
+
+
+def test_resnet_engine_environment_variable_picks_the_default(monkeypatch):
+    monkeypatch.setenv("RESNET_ENGINE", "tf-folded")
+    assert engines.default_engine() == "tf-folded"
+    monkeypatch.setenv("RESNET_ENGINE", "tensorrt")
+    with pytest.raises(UserError, match="RESNET_ENGINE"):
+        engines.default_engine()
+
+
 def test_auto_picks_onnx_on_cpu_and_tensorflow_on_gpu():
     expected = "tf-folded" if engines.has_gpu() or not engines.onnx_available() else "onnx"
     assert engines.resolve_engine("auto") == expected
@@ -229,6 +250,14 @@ def test_feature_maps_are_normalised_per_channel_and_most_active_first(classifie
     probe = keras.Model(classifier.model.input, classifier.model.get_layer("conv2_block1_out").output)
     strength = probe(cat_prediction.model_input[np.newaxis]).numpy()[0].mean(axis=(0, 1))
     assert list(maps.channels) == np.argsort(-strength, kind="stable")[:16].tolist()
+
+
+def test_cached_feature_maps_equal_the_plain_function(classifier, cat_prediction):
+    cached = classifier.feature_maps(cat_prediction, "conv3_block4_out", limit=8)
+    plain = feature_maps(classifier.model, cat_prediction.model_input, "conv3_block4_out", limit=8)
+    assert cached.channels == plain.channels
+    np.testing.assert_allclose(cached.maps, plain.maps, atol=1e-5)
+    assert cached.grid(columns=4).shape == (2 * 28 + 1, 4 * 28 + 3)
 
 
 def test_feature_grid_tiles_channels_row_by_row():

@@ -28,8 +28,9 @@ def register(subparsers) -> None:
                         '"device", "engine", "pretrained"}')
     p.add_argument("--allow-untrained", action="store_true",
                    help="without ImageNet weights, use random ones (every result is then marked UNTRAINED)")
-    p.add_argument("--engine", choices=engines.ENGINES, default="auto",
-                   help="forward pass: auto (ONNX Runtime on CPU, TensorFlow on GPU), tf, tf-folded or onnx")
+    p.add_argument("--engine", choices=engines.ENGINES, default=None,
+                   help="forward pass: auto (ONNX Runtime on CPU, TensorFlow on GPU), tf, tf-folded or onnx "
+                        "(default: $RESNET_ENGINE, else auto)")
     p.add_argument("--crop", choices=images.CROP_MODES, default="center",
                    help="center: fill the input and cut the middle out (default); squash: resize the whole image")
     p.set_defaults(func=main)

@@ -1,0 +1,122 @@
+"""Predict: photos in (upload, camera, samples), top-5 ImageNet classes out, and what the network looked at."""
+
+import plotly.graph_objects as go
+import streamlit as st
+
+import resnet
+from app.classifier import get_classifier
+from resnet.errors import UserError
+from resnet.inference import UNTRAINED_LABEL, grad_cam_layer, overlay, sample_images, spatial_layers
+from resnet.weights import how_to_get
+
+WITH_WEIGHTS = [name for name, arch in resnet.ARCHITECTURES.items() if arch.imagenet_weights]
+UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
+CROPS = {"center": "Centre crop: scale the short side to 224, cut the middle square out",
+         "squash": "Squash: resize the whole photo to 224×224, ignoring its shape"}
+FIRST_FEATURE_LAYER = "conv1_relu"
+
+
+# ---- figures -------------------------------------------------------------------------------------------------------
+
+def top_chart(prediction) -> go.Figure:
+    scores = prediction.top
+    figure = go.Figure(go.Bar(
+        x=[s.probability for s in scores], y=[f"{s.label} (#{s.index})" for s in scores], orientation="h",
+        text=[f"{s.probability:.1%}" for s in scores], textposition="auto",
+        marker_color="#1f77b4" if prediction.pretrained else "#9e9e9e",
+        hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
+    figure.update_layout(title=f"Top-{len(scores)}" if prediction.pretrained else UNTRAINED_LABEL,
+                         xaxis=dict(title="probability", range=[0, 1], tickformat=".0%"),
+                         yaxis=dict(autorange="reversed"), height=300, margin=dict(l=10, r=10, t=50, b=10))
+    return figure
+
+
+def heat_chart(values, title: str, *, colorscale="Jet", gaps=False) -> go.Figure:
+    figure = go.Figure(go.Heatmap(z=values, colorscale=colorscale, zmin=0, zmax=1, showscale=not gaps,
+                                  hovertemplate="row %{y}, column %{x}: %{z:.2f}<extra></extra>"))
+    figure.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=50, b=10),
+                         yaxis=dict(autorange="reversed", scaleanchor="x", showticklabels=False),
+                         xaxis=dict(showticklabels=False), plot_bgcolor="white")
+    return figure
+
+
+# ---- one photo -----------------------------------------------------------------------------------------------------
+
+def show_prediction(classifier, prediction, number: int) -> None:
+    st.subheader(prediction.source)
+    if not prediction.pretrained:
+        st.warning(UNTRAINED_LABEL)
+    left, right = st.columns([1, 2])
+    left.image(prediction.crop, caption="What the network saw (224×224)")
+    right.plotly_chart(top_chart(prediction), key=f"top_{number}")
+    right.dataframe(
+        [{"rank": rank, "class": s.label, "index": s.index, "probability": round(s.probability, 4)}
+         for rank, s in enumerate(prediction.top, 1)], hide_index=True, key=f"table_{number}")
+    st.caption(f"{prediction.device} · engine {prediction.engine} · {prediction.latency_ms:.0f} ms for "
+               f"{prediction.batch_size} photo{'s' if prediction.batch_size > 1 else ''} (decode → top-5, one batch)")
+    if st.toggle("Show what it looked at (Grad-CAM, feature maps)", value=number == 0, key=f"explain_{number}"):
+        show_explanations(classifier, prediction, number)
+    st.divider()
+
+
+def show_explanations(classifier, prediction, number: int) -> None:
+    choices = {s.index: f"{s.label} ({s.probability:.1%})" for s in prediction.top}
+    class_index = st.selectbox("Grad-CAM for the class", list(choices), format_func=choices.get,
+                               key=f"cam_class_{number}")
+    target = grad_cam_layer(classifier.model)
+    cam = classifier.grad_cam(prediction, class_index, target)
+    left, right = st.columns(2)
+    left.image(overlay(prediction.crop, cam),
+               caption=f"Grad-CAM of “{choices[class_index]}” over the crop: red is where evidence for it lies")
+    right.plotly_chart(heat_chart(cam, f"{target}: {cam.shape[0]}×{cam.shape[1]} map"), key=f"cam_{number}")
+
+    names = spatial_layers(classifier.model)
+    layer = st.selectbox("Feature maps of the layer", names,
+                         index=names.index(FIRST_FEATURE_LAYER) if FIRST_FEATURE_LAYER in names else 0,
+                         key=f"layer_{number}")
+    maps = classifier.feature_maps(prediction, layer, limit=32)
+    height, width = maps.maps.shape[1:]
+    st.plotly_chart(heat_chart(maps.grid(), f"{layer}: the {len(maps.channels)} most active channels "
+                                                    f"({height}×{width} each, each scaled to its own range)",
+                               colorscale="gray", gaps=True), key=f"maps_{number}")
+
+
+# ---- page ----------------------------------------------------------------------------------------------------------
+
+st.title("Predict")
+st.markdown("Give the network a photo and see the five ImageNet classes it finds most likely, the crop it actually "
+            "saw, and — with Grad-CAM — which part of the photo speaks for each class.")
+
+arch = st.selectbox("Network", WITH_WEIGHTS, format_func=lambda n: resnet.ARCHITECTURES[n].title)
+try:
+    classifier = get_classifier(arch)
+except UserError as exc:
+    st.error(str(exc))
+    st.stop()
+
+if not classifier.pretrained:
+    weights_name = resnet.ARCHITECTURES[arch].imagenet_weights
+    st.error(f"ImageNet weights for {arch} are missing, so this page runs it with random weights: every result "
+             f"below is UNTRAINED and is not a real prediction. To get the real ones, {how_to_get(weights_name)}; "
+             "then restart the app.")
+    st.caption(f"Details: {classifier.weights_problem}")
+
+uploads = st.file_uploader("Upload photos", type=UPLOAD_TYPES, accept_multiple_files=True)
+samples = st.multiselect("…or pick sample photos", list(sample_images()), default=["cat_chelsea.jpg"],
+                         help="Public-domain and CC0 photos shipped with the app (see assets/README).")
+shot = st.camera_input("Take a photo") if st.toggle("Use the camera") else None
+crop = st.radio("How a photo becomes 224×224", list(CROPS), format_func=CROPS.get, horizontal=True)
+
+named = [(upload.name, upload.getvalue()) for upload in uploads or []]
+if shot is not None:
+    named.append(("camera photo", shot.getvalue()))
+named += [(name, sample_images()[name].read_bytes()) for name in samples]
+if not named:
+    st.info("Upload a photo, take one, or pick a sample to see what the network makes of it.")
+    st.stop()
+
+for number, result in enumerate(classifier.classify_each(named, crop=crop)):
+    if isinstance(result, UserError):
+        st.error(str(result))
+    else:
+        show_prediction(classifier, result, number)

@@ -1,0 +1,265 @@
+"""The numbers behind the speed targets, measured in one run, as medians and ratios (`python -m resnet bench`).
+
+On a shared CPU absolute times drift with the load; ratios of timings taken in the same loop do not drift much, so
+the cases of a table are interleaved (one call each per round, the order rotating) and compared by their medians.
+
+Sections are plain functions `section(context) -> Section`, listed in SECTIONS; adding a measurement to the bench
+is one line there.
+"""
+
+from __future__ import annotations
+
+import resource
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+
+SAMPLE = Path(__file__).resolve().parent.parent / "assets" / "samples" / "cat_chelsea.jpg"
+TARGET_RATIO = 1.1  # the app's warm bytes → top-5 against ONNX Runtime's bare forward pass
+
+
+@dataclass
+class Timing:
+    name: str
+    median_ms: float
+    runs: int
+    note: str = ""
+
+
+@dataclass
+class Section:
+    key: str
+    title: str
+    timings: list[Timing] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)  # verdicts and explanations, printed under the table
+    data: dict = field(default_factory=dict)  # anything else worth keeping in --json
+
+
+class Context:
+    """What the sections share, built on first use: one ResNet-50, its engines, one Classifier, one photo."""
+
+    def __init__(self, runs: int = 20, arch: str = "resnet50"):
+        self.runs = runs
+        self.arch = arch
+        self.first_calls: dict[str, float] = {}  # engine → ms of its first (tracing / planning) call
+        self.build_times: dict[str, float] = {}
+
+    @cached_property
+    def model(self):
+        import resnet
+
+        return resnet.build(self.arch, seed=0)  # random weights: speed does not depend on their values
+
+    @cached_property
+    def classifier(self):
+        """The app's classifier ("auto" engine), built as the app builds it, warm-up included."""
+        from resnet.inference import Classifier
+
+        began = time.perf_counter()
+        classifier = Classifier(self.model, pretrained=False, weights_source="random (bench)", arch=self.arch)
+        self.build_times[f"Classifier({classifier.engine.name}) incl. warm-up"] = _ms_since(began)
+        self.first_calls[classifier.engine.name] = classifier.first_call_ms
+        return classifier
+
+    @cached_property
+    def engines(self) -> dict:
+        """Every engine that can run here, each with its first call timed; the classifier's own is reused."""
+        from resnet import engines
+
+        found = {self.classifier.engine.name: self.classifier.engine}
+        names = ["tf", "tf-folded"] + (["onnx"] if engines.onnx_available() else [])
+        for name in names:
+            if name in found:
+                continue
+            began = time.perf_counter()
+            found[name] = engines.make_engine(self.model, name)
+            self.build_times[name] = _ms_since(began)
+            began = time.perf_counter()
+            found[name](self.batch(1))
+            self.first_calls[name] = _ms_since(began)
+        return found
+
+    @cached_property
+    def photo(self) -> bytes:
+        return SAMPLE.read_bytes()
+
+    def batch(self, size: int) -> np.ndarray:
+        from resnet import images
+
+        rgb = images.decode_image(self.photo)
+        return np.repeat(images.prepare(rgb, crop="center")[np.newaxis], size, axis=0)
+
+
+def interleaved(cases: dict[str, Callable[[], object]], runs: int, warm: int = 2) -> dict[str, list[float]]:
+    """Milliseconds of each case over `runs` rounds, one call of each per round, the order rotating."""
+    names = list(cases)
+    for _ in range(warm):
+        for name in names:
+            cases[name]()
+    times = {name: [] for name in names}
+    for round_number in range(runs):
+        shift = round_number % len(names)
+        for name in names[shift:] + names[:shift]:
+            began = time.perf_counter()
+            cases[name]()
+            times[name].append(_ms_since(began))
+    return times
+
+
+def warm_paths(context: Context) -> Section:
+    """Forward pass per engine and the app's bytes → top-5, in one interleaved loop so the ratios are fair."""
+    from resnet import images
+
+    classifier, photo = context.classifier, context.photo
+    x1 = context.batch(1)
+    cases = {f"forward {name}": (lambda engine=engine: engine(x1)) for name, engine in context.engines.items()}
+    named = [("cat_chelsea.jpg", photo)]
+    cases["bytes → top-5 (app)"] = lambda: classifier.classify_each(named)
+    # Where the app's time goes besides the forward pass:
+    rgb = images.decode_image(photo)
+    crop = images.crop_for_model(rgb)
+    cases["  decode (Pillow)"] = lambda: images.decode_image(photo)
+    cases["  crop + resize"] = lambda: images.crop_for_model(rgb)
+    cases["  preprocess_input"] = lambda: images.preprocess(crop[np.newaxis], classifier.style)
+    times = interleaved(cases, context.runs)
+    medians = {name: statistics.median(values) for name, values in times.items()}
+
+    section = Section("warm", f"Warm paths, batch 1, {context.arch} (median of {context.runs} interleaved runs)")
+    section.timings = [Timing(name, medians[name], context.runs) for name in cases]
+    section.data["classifier_engine"] = classifier.engine.name
+    section.data["device"] = classifier.device
+    app = medians["bytes → top-5 (app)"]
+    if "forward onnx" in medians:
+        ratio = app / medians["forward onnx"]
+        section.data["target_ratio"] = ratio
+        verdict = (f"met (≤ {TARGET_RATIO:.2f}×)" if ratio <= TARGET_RATIO else
+                   f"MISSED by {(ratio / TARGET_RATIO - 1) * 100:.1f}% (decode + crop + preprocess + top-k cost "
+                   f"{app - medians['forward ' + classifier.engine.name]:.1f} ms over the forward pass)")
+        section.lines.append(f"Target: bytes → top-5 {app:.1f} ms is {ratio:.2f}× ONNX Runtime's bare forward pass "
+                             f"{medians['forward onnx']:.1f} ms: {verdict}")
+    else:
+        section.lines.append("Target not checked: ONNX Runtime (onnxruntime + tf2onnx) is not installed")
+    return section
+
+
+def batching(context: Context) -> Section:
+    """Several images as one batch against the same images one by one, through the app's path."""
+    classifier, photo = context.classifier, context.photo
+    named = [(f"photo {i}.jpg", photo) for i in range(4)]
+    cases = {"4 images, one batch": lambda: classifier.classify_each(named),
+             "4 images, one call each": lambda: [classifier.classify_each([item]) for item in named]}
+    runs = max(3, context.runs // 4)
+    times = interleaved(cases, runs, warm=1)
+    section = Section("batching", f"Bytes → top-5 for 4 photos (median of {runs} interleaved runs)")
+    section.timings = [Timing(name, statistics.median(values), runs) for name, values in times.items()]
+    return section
+
+
+def model_predict(context: Context) -> Section:
+    """What the compiled pass saves: keras' model.predict on the same batch (its per-call set-up included)."""
+    model, x1 = context.model, context.batch(1)
+    engine = context.engines["tf"]
+    runs = max(3, context.runs // 2)
+    times = interleaved({"tf.function (ours)": lambda: engine(x1),
+                         "model.predict": lambda: model.predict(x1, verbose=0)}, runs)
+    section = Section("predict", f"model.predict against the compiled pass, batch 1 (median of {runs} runs)")
+    section.timings = [Timing(name, statistics.median(values), runs) for name, values in times.items()]
+    return section
+
+
+def first_calls(context: Context) -> Section:
+    """The first call of each engine (tracing, graph planning), and what the app's first user waits."""
+    classifier = context.classifier
+    context.engines  # noqa: B018 -- builds the engines, timing their first calls
+    section = Section("first_call", "First calls (one each: a process pays them once; the app at start-up)")
+    for name, ms in context.first_calls.items():
+        note = "the app's warm-up, at start-up" if name == classifier.engine.name else ""
+        section.timings.append(Timing(f"first forward {name}", ms, 1, note))
+    fresh = _fresh_classifier_first_request(context)
+    section.timings.append(Timing("first user request after warm-up", fresh, 1))
+    section.data["build_ms"] = dict(context.build_times)
+    for name, ms in context.build_times.items():
+        section.lines.append(f"built {name}: {ms:.0f} ms")
+    return section
+
+
+def _fresh_classifier_first_request(context: Context) -> float:
+    from resnet.inference import Classifier
+
+    classifier = Classifier(context.model, pretrained=False, weights_source="random (bench)", arch=context.arch)
+    began = time.perf_counter()
+    classifier.classify_each([("cat_chelsea.jpg", context.photo)])
+    return _ms_since(began)
+
+
+def training_overhead(context: Context) -> Section:
+    """The gradient lab's per-kernel gradient-norm tracking against a bare train step (resnet.training)."""
+    try:
+        from resnet.training import step_overhead
+    except ImportError:
+        return Section("training", "Gradient tracking overhead", lines=["skipped: resnet.training.step_overhead "
+                                                                         "is not available"])
+    steps = max(3, context.runs // 2)
+    result = step_overhead("resnet20", batch=64, steps=steps)
+    section = Section("training", f"Train step of resnet20, batch 64 (median of {steps} interleaved steps)",
+                      data=result)
+    section.timings = [Timing("bare step", result["bare_s"] * 1000, steps),
+                       Timing("step with gradient norms", result["tracked_s"] * 1000, steps)]
+    return section
+
+
+def memory(context: Context) -> Section:
+    section = Section("memory", "Memory")
+    peak_mb = peak_rss_mb()
+    section.data["peak_rss_mb"] = peak_mb
+    section.lines.append(f"peak resident memory of this process: {peak_mb:.0f} MB (getrusage ru_maxrss)")
+    return section
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports kilobytes
+
+
+SECTIONS: list[Callable[[Context], Section]] = [warm_paths, batching, model_predict, first_calls, training_overhead,
+                                                memory]
+
+
+def run(runs: int = 20, only: list[str] | None = None,
+        on_section: Callable[[Section], None] | None = None) -> list[Section]:
+    """Every section (or those named in `only`), in order; `on_section` sees each as soon as it is measured."""
+    context = Context(runs=runs)
+    results = []
+    for section in SECTIONS:
+        if only and section.__name__ not in only:
+            continue
+        results.append(section(context))
+        if on_section:
+            on_section(results[-1])
+    return results
+
+
+def format_section(section: Section) -> str:
+    lines = [section.title]
+    if section.timings:
+        fastest = min(t.median_ms for t in section.timings if not t.name.startswith("  "))
+        width = max(len(t.name) for t in section.timings)
+        for t in section.timings:
+            ratio = "" if t.name.startswith("  ") else f"{t.median_ms / fastest:7.2f}×"
+            note = f"  ({t.note})" if t.note else ""
+            lines.append(f"  {t.name:<{width}}  {t.median_ms:9.1f} ms {ratio}{note}")
+    lines += [f"  {line}" for line in section.lines]
+    return "\n".join(lines)
+
+
+def to_json(sections: list[Section]) -> dict:
+    return {s.key: {"title": s.title, "timings": [vars(t) for t in s.timings], "notes": s.lines, **s.data}
+            for s in sections}
+
+
+def _ms_since(began: float) -> float:
+    return (time.perf_counter() - began) * 1000

@@ -1,0 +1,42 @@
+"""`python -m resnet bench`: the speed targets, measured as medians and ratios in one run."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from resnet.errors import UserError
+
+
+def register(subparsers) -> None:
+    from resnet.bench import SECTIONS
+
+    names = [section.__name__ for section in SECTIONS]
+    p = subparsers.add_parser(
+        "bench", help="forward pass per engine, bytes → top-5, first calls, memory (medians and ratios)",
+        description="Time the forward pass of each engine (tf.function, BatchNorm folded, ONNX Runtime), the app's "
+                    "bytes → top-5 path, first-call latency and the other speed targets. Cases of one table are "
+                    "interleaved, so their ratios hold on a busy machine even when absolute times drift.")
+    p.add_argument("--runs", type=int, default=20, help="rounds per table (default 20)")
+    p.add_argument("--only", action="append", choices=names, metavar="SECTION",
+                   help=f"run only this section (repeatable): {', '.join(names)}")
+    p.add_argument("--json", action="store_true", help="print one JSON document instead of tables")
+    p.set_defaults(func=main)
+
+
+def main(args) -> int:
+    from resnet import bench
+
+    if args.runs < 1:
+        raise UserError(f"--runs must be at least 1, not {args.runs}")
+    sections = bench.run(args.runs, args.only, on_section=None if args.json else _print_section)
+    if args.json:
+        json.dump(bench.to_json(sections), sys.stdout, indent=2)
+        print()
+    return 0
+
+
+def _print_section(section) -> None:
+    from resnet.bench import format_section
+
+    print(format_section(section), end="\n\n", flush=True)

@@ -1,0 +1,127 @@
+"""The Predict page through AppTest: offline (no ImageNet weights), so every result must say UNTRAINED.
+
+AppTest drives st.file_uploader here (streamlit 1.67: `at.file_uploader[0].upload(name, bytes, mime)`), so the bad
+inputs go through the real widget.
+"""
+
+import base64
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from resnet.inference import UNTRAINED_LABEL
+from tests.bad_images import bad_inputs
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = ROOT / "app" / "pages" / "predict.py"
+CUP = ROOT / "assets" / "samples" / "coffee_cup.jpg"
+UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]  # every format resnet.images decodes
+
+
+@pytest.fixture(scope="module", autouse=True)
+def offline_server(tmp_path_factory):
+    """No ImageNet weights anywhere, and the TensorFlow engine (the ONNX export is tested in test_inference)."""
+    folder = tmp_path_factory.mktemp("offline")
+    patch = pytest.MonkeyPatch()
+    for name in ("RESNET_WEIGHTS", "RESNET_WEIGHTS_DIR"):
+        patch.delenv(name, raising=False)
+    patch.setenv("KERAS_HOME", str(folder / "keras"))
+    patch.setenv("RESNET_WEIGHTS_ORIGIN", (folder / "no-mirror").as_uri())
+    patch.setenv("RESNET_ENGINE", "tf")
+    from app.classifier import get_classifier
+
+    get_classifier.clear()  # a classifier cached by another test module may have been built with weights
+    yield
+    get_classifier.clear()
+    patch.undo()
+
+
+def page() -> AppTest:
+    at = AppTest.from_file(str(PAGE), default_timeout=300)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def charts(at: AppTest, prefix: str) -> list[dict]:
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart") if f"-{prefix}" in c.proto.id]
+
+
+def array(value) -> np.ndarray:
+    """A plotly JSON array: a plain list, or plotly's typed-array form {"dtype", "bdata" (base64), "shape"}."""
+    if isinstance(value, dict):
+        flat = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        return flat.reshape([int(n) for n in str(value.get("shape", flat.size)).split(",")])
+    return np.array(value, dtype=float)
+
+
+def test_missing_weights_are_said_plainly_with_how_to_get_them():
+    at = page()
+    message = at.error[0].value
+    assert "ImageNet weights for resnet50 are missing" in message and "random weights" in message
+    assert "RESNET_WEIGHTS=" in message and "RESNET_WEIGHTS_DIR=" in message and "make weights" in message
+    assert any("could not be fetched" in c.value for c in at.caption)  # WeightsUnavailable's own message
+
+
+def test_a_sample_gives_five_bars_and_rows_all_labelled_untrained():
+    at = page()
+    [bars] = charts(at, "top_0")
+    assert len(bars["data"][0]["y"]) == 5 and len(bars["data"][0]["x"]) == 5
+    assert bars["layout"]["title"]["text"] == UNTRAINED_LABEL
+    table = at.dataframe[0].value
+    assert len(table) == 5 and list(table["rank"]) == [1, 2, 3, 4, 5]
+    assert table["probability"].is_monotonic_decreasing
+    assert [w.value for w in at.warning] == [UNTRAINED_LABEL]
+    assert any("ms for 1 photo" in c.value for c in at.caption)
+
+
+def test_grad_cam_follows_the_chosen_class():
+    at = page()
+    [first] = charts(at, "cam_0")
+    assert array(first["data"][0]["z"]).shape == (7, 7)
+    second_class = int(at.dataframe[0].value["index"][1])
+    at.selectbox(key="cam_class_0").set_value(second_class).run()
+    [second] = charts(at, "cam_0")
+    assert not np.allclose(array(first["data"][0]["z"]), array(second["data"][0]["z"]))
+
+
+def test_feature_maps_of_the_chosen_layer_form_a_grid():
+    at = page()
+    [grid] = charts(at, "maps_0")
+    assert array(grid["data"][0]["z"]).shape == (4 * 112 + 3, 8 * 112 + 7)  # conv1_relu, 32 maps
+    at.selectbox(key="layer_0").set_value("conv5_block3_out").run()
+    [grid] = charts(at, "maps_0")
+    assert array(grid["data"][0]["z"]).shape == (4 * 7 + 3, 8 * 7 + 7)
+
+
+def upload_name(name: str) -> str:
+    """Streamlit refuses an extension outside `type` before the page runs; a PDF must pose as a .jpg to reach us."""
+    return name if name.rsplit(".", 1)[-1] in UPLOAD_TYPES else name.replace(".", "-") + ".jpg"
+
+
+def test_each_bad_upload_shows_one_line_and_the_rest_still_get_results():
+    at = page()
+    uploader = at.file_uploader[0]
+    assert uploader.accept_multiple_files and set(uploader.allowed_type) == {f".{t}" for t in UPLOAD_TYPES}
+    cases = {case: (upload_name(name), data, fragment) for case, (name, data, fragment) in bad_inputs().items()}
+    for name, data, _ in cases.values():
+        uploader.upload(name, data, "application/octet-stream")
+    uploader.upload("cup.jpg", CUP.read_bytes(), "image/jpeg")
+    at.run()
+    assert not at.exception
+    errors = [e.value for e in at.error[1:]]  # the first is the missing-weights notice
+    assert len(errors) == len(cases)
+    for (name, _, fragment), message in zip(cases.values(), errors, strict=True):
+        assert message.startswith(f"{name}: ") and fragment in message and "\n" not in message
+    assert [s.value for s in at.subheader] == ["cup.jpg", "cat_chelsea.jpg"]
+    assert len(charts(at, "top_")) == 2
+
+
+def test_with_nothing_chosen_the_page_says_what_to_do():
+    at = page()
+    at.multiselect[0].set_value([]).run()
+    assert not at.get("plotly_chart")
+    assert "Upload a photo" in at.info[0].value
