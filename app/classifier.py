@@ -1,12 +1,18 @@
 """The live classifier: one per server and architecture, shared by every session, warmed when it is built.
 
-app/main.py calls `get_classifier()` at start-up so that the first visitor of the Predict page does not wait for
-the model to load, trace and warm up.
+app/main.py calls `warm_in_background()` so that the network loads, traces and warms up while the first visitor is
+still on another page; the Predict page's `get_classifier()` then returns it at once (or waits for it to finish).
 """
+
+import threading
 
 import streamlit as st
 
 from resnet.inference import Classifier
+
+_warming: threading.Thread | None = None
+_warming_lock = threading.Lock()
+warmed: list[Classifier] = []  # what the start-up thread built (the same object get_classifier() returns)
 
 
 @st.cache_resource(show_spinner="Loading the network and warming it up…", max_entries=2)
@@ -15,3 +21,17 @@ def get_classifier(arch: str = "resnet50") -> Classifier:
     classifier = Classifier.load(arch, "imagenet", allow_untrained=True)
     classifier.warm_up_grad_cam()
     return classifier
+
+
+def warm_in_background(arch: str = "resnet50") -> threading.Thread:
+    """Build the default classifier in a daemon thread, once per server process.
+
+    Streamlit keys the cache on the arguments as passed, so this calls get_classifier(arch) exactly as the page does.
+    """
+    global _warming
+    with _warming_lock:
+        if _warming is None:
+            _warming = threading.Thread(target=lambda: warmed.append(get_classifier(arch)), daemon=True,
+                                        name="warm-classifier")
+            _warming.start()
+        return _warming

@@ -9,6 +9,7 @@ is one line there.
 
 from __future__ import annotations
 
+import os
 import resource
 import statistics
 import time
@@ -46,6 +47,7 @@ class Context:
     def __init__(self, runs: int = 20, arch: str = "resnet50"):
         self.runs = runs
         self.arch = arch
+        self.load = os.getloadavg()
         self.first_calls: dict[str, float] = {}  # engine → ms of its first (tracing / planning) call
         self.build_times: dict[str, float] = {}
 
@@ -82,6 +84,10 @@ class Context:
             began = time.perf_counter()
             found[name](self.batch(1))
             self.first_calls[name] = _ms_since(began)
+        if engines.onnx_available():  # how ONNX Runtime fares when other work shares the cores
+            single = engines.OnnxEngine(self.model, threads=1)
+            single(self.batch(1))
+            found[single.name] = single
         return found
 
     @cached_property
@@ -214,10 +220,15 @@ def training_overhead(context: Context) -> Section:
 
 
 def memory(context: Context) -> Section:
-    section = Section("memory", "Memory")
+    """Peak memory of this process (every engine built above included), and the conditions of the run."""
+    section = Section("memory", "Memory and conditions")
     peak_mb = peak_rss_mb()
-    section.data["peak_rss_mb"] = peak_mb
-    section.lines.append(f"peak resident memory of this process: {peak_mb:.0f} MB (getrusage ru_maxrss)")
+    load = os.getloadavg()
+    section.data.update(peak_rss_mb=peak_mb, load_average=load, cpus=os.cpu_count(), started_load=context.load)
+    section.lines.append(f"peak resident memory of this process: {peak_mb:.0f} MB (getrusage ru_maxrss; the ONNX "
+                         "export runs in a child process and is not counted)")
+    section.lines.append(f"{os.cpu_count()} CPUs; load average {context.load[0]:.2f} at the start, {load[0]:.2f} "
+                         "at the end (above 0 means other processes shared the cores)")
     return section
 
 

@@ -108,14 +108,16 @@ class TensorFlowEngine:
 class OnnxEngine:
     """ONNX Runtime on CPU, from a model exported with tf2onnx (cached on disk by weight hash)."""
 
-    name = "onnx"
-
-    def __init__(self, model: keras.Model, cache_dir: str | os.PathLike | None = None):
+    def __init__(self, model: keras.Model, cache_dir: str | os.PathLike | None = None, *, threads: int = 0):
+        """`threads`: ONNX Runtime's intra-op threads; 0 = one per physical core (best on an otherwise idle CPU,
+        while one thread holds up better when other processes keep the cores busy)."""
         import onnxruntime as ort
 
+        self.name = "onnx" if threads == 0 else f"onnx ({threads} thread{'s' if threads > 1 else ''})"
         self.path = export_onnx(model, cache_dir)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.intra_op_num_threads = threads
         self._session = ort.InferenceSession(os.fspath(self.path), options, providers=["CPUExecutionProvider"])
         self._input = self._session.get_inputs()[0].name
 

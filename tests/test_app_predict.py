@@ -125,3 +125,13 @@ def test_with_nothing_chosen_the_page_says_what_to_do():
     at.multiselect[0].set_value([]).run()
     assert not at.get("plotly_chart")
     assert "Upload a photo" in at.info[0].value
+
+
+def test_start_up_warming_builds_the_classifier_every_session_then_shares():
+    from app.classifier import get_classifier, warm_in_background, warmed
+
+    thread = warm_in_background()
+    thread.join(timeout=300)
+    assert not thread.is_alive() and warm_in_background() is thread  # one thread per server process
+    assert warmed and get_classifier("resnet50") is warmed[-1]  # called as the page calls it
+    assert warmed[-1].first_call_ms is not None and not warmed[-1].pretrained
