@@ -1,0 +1,138 @@
+"""The app as users start it (`make run PORT=…`), on a free localhost port, and the memory of its process tree.
+
+Shared by the browser tests (tests/e2e/) and the classroom load script (tests/load/classroom.py).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+# Telemetry off: the browser would otherwise try to fetch Streamlit's metrics config from the internet and log a
+# console error on an offline machine. Headless: never wait for the first-run e-mail prompt.
+SERVER_ENV = {"STREAMLIT_SERVER_HEADLESS": "true", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
+              "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AppServer:
+    """`make run PORT=<port>` in its own process group; `stop()` ends the whole group (make, streamlit, children)."""
+
+    def __init__(self, log_path: Path, *, port: int | None = None, env: dict[str, str] | None = None):
+        self.port = port or free_port()
+        self.url = f"http://localhost:{self.port}/"
+        self.log_path = log_path
+        self.env = {**os.environ, **SERVER_ENV, **(env or {})}
+        self.process: subprocess.Popen | None = None
+        self.started_at = 0.0
+
+    @property
+    def command(self) -> list[str]:
+        return ["make", "--no-print-directory", "run", f"PORT={self.port}"]
+
+    def start(self, timeout: float = 240.0) -> AppServer:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "wb")  # noqa: SIM115 - the server writes to it for its whole life
+        self.started_at = time.monotonic()
+        self.process = subprocess.Popen(self.command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"`{' '.join(self.command)}` exited with {self.process.returncode} before it "
+                                   f"served:\n{self.log_tail()}")
+            if self.healthy():
+                return self
+            time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"the app did not answer {self.url}_stcore/health within {timeout:.0f} s:\n"
+                           f"{self.log_tail()}")
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.url}_stcore/health", timeout=2) as answer:
+                return answer.status == 200 and answer.read().strip() == b"ok"
+        except (urllib.error.URLError, OSError):
+            return False
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        for sig, grace in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
+            try:
+                os.killpg(self.process.pid, sig)
+            except ProcessLookupError:
+                return
+            try:
+                self.process.wait(grace)
+                return
+            except subprocess.TimeoutExpired:
+                continue
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def rss_bytes(self) -> int:
+        """Resident memory of the server's whole process tree (make, streamlit and any child it started)."""
+        return tree_rss_bytes(self.process.pid) if self.process else 0
+
+    def __enter__(self) -> AppServer:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _children() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:  # gone since the scan
+            continue
+        # the command name (field 2) may hold spaces or parentheses: the fields after its last ')' are safe
+        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    return children
+
+
+def tree_pids(root: int) -> list[int]:
+    children, pids, todo = _children(), [], [root]
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        todo.extend(children.get(pid, []))
+    return pids
+
+
+def rss_of(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * PAGE_SIZE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def tree_rss_bytes(root: int) -> int:
+    return sum(rss_of(pid) for pid in tree_pids(root))

@@ -1,0 +1,128 @@
+"""A Playwright page on the Streamlit app, with what every browser test needs: waiting for a script run to finish,
+the console errors, Streamlit's exception boxes, and full-length screenshots."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from playwright.sync_api import ConsoleMessage, Locator, Page
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+RUN_TIMEOUT_MS = 180_000  # the first Predict run builds and warms ResNet-50 on a shared 2-core machine
+
+# Counts finished script runs: a rerun can start and end between two polls, so watching for "running" can miss it.
+# The observer's callback may run after both changes, so it reads each change's old value, not the current one.
+COUNT_RUNS = """
+window.__scriptRuns = 0;
+new MutationObserver(changes => {
+  for (const change of changes) {
+    if (change.oldValue === 'running') window.__scriptRuns += 1;
+  }
+}).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
+                      attributeFilter: ['data-test-script-state']});
+"""
+
+
+def streamlit_base_path_probe(message: ConsoleMessage, base_url: str) -> bool:
+    """Opened directly on a page's URL, Streamlit's frontend first asks for <page>/_stcore/health and host-config,
+    gets 404, then uses the server root (streamlit/streamlit#7074). Those two 404s are Streamlit's, not the app's."""
+    url = message.location.get("url", "")
+    return (message.text.startswith("Failed to load resource: the server responded with a status of 404")
+            and re.fullmatch(re.escape(base_url) + r"[\w-]+/_stcore/(health|host-config)", url) is not None)
+
+
+@dataclass
+class StreamlitPage:
+    page: Page
+    base_url: str
+    artifacts: Path
+    console_errors: list[str] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.page.add_init_script(COUNT_RUNS)
+        self.page.on("console", self._on_console)
+        self.page.on("pageerror", lambda error: self.console_errors.append(f"uncaught: {error}"))
+
+    def _on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error" and not streamlit_base_path_probe(message, self.base_url):
+            self.console_errors.append(f"{message.text} (at {message.location.get('url')})")
+
+    # --- navigation and runs -----------------------------------------------------------------------------------
+
+    @property
+    def app(self) -> Locator:
+        return self.page.get_by_test_id("stApp")
+
+    def open(self, path: str = "", *, title: str) -> None:
+        """Load a page by URL and wait until its script has run to the end and its title is shown."""
+        self.page.goto(self.base_url + path)
+        heading = self.page.get_by_role("heading", name=title, exact=True)
+        heading.or_(self.page.get_by_test_id("stException")).first.wait_for(timeout=RUN_TIMEOUT_MS)
+        self.wait_idle()
+        self.assert_healthy()
+        assert heading.count() == 1, f"{self.page.url} shows no heading {title!r}"
+
+    def runs(self) -> int:
+        return self.page.evaluate("window.__scriptRuns")
+
+    def wait_idle(self, after: int | None = None, timeout: float = RUN_TIMEOUT_MS) -> None:
+        """Wait until no script run is going on (and, given `after`, until one has finished since that count)."""
+        if after is not None:
+            self.page.wait_for_function("n => window.__scriptRuns > n", arg=after, timeout=timeout)
+        self.page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=timeout)
+
+    def rerun_after(self, action) -> None:
+        """Do `action` (a widget change), then wait for the rerun it causes to finish."""
+        before = self.runs()
+        action()
+        self.wait_idle(after=before)
+
+    # --- widgets -----------------------------------------------------------------------------------------------
+
+    def widget(self, test_id: str, label: str) -> Locator:
+        return self.page.get_by_test_id(test_id).filter(
+            has=self.page.get_by_test_id("stWidgetLabel").get_by_text(label, exact=True))
+
+    def choose(self, label: str, option: str) -> None:
+        """Pick `option` in the selectbox labelled `label`."""
+        box = self.widget("stSelectbox", label)
+        box.click()
+        self.rerun_after(lambda: self.page.get_by_role("option", name=option, exact=True).click())
+
+    def button(self, name: str) -> Locator:
+        """A button of the page itself (Streamlit's own header has a Stop button while a script runs)."""
+        return self.page.get_by_test_id("stMain").get_by_role("button", name=name, exact=True)
+
+    def metric(self, label: str) -> str:
+        return self.page.get_by_test_id("stMetric").filter(has_text=label).get_by_test_id(
+            "stMetricValue").inner_text().strip()
+
+    # --- checks and pictures -----------------------------------------------------------------------------------
+
+    def exception_boxes(self) -> list[str]:
+        return [text.strip() for text in self.page.get_by_test_id("stException").all_inner_texts()]
+
+    def assert_healthy(self) -> None:
+        boxes = self.exception_boxes()
+        assert not boxes, f"Streamlit showed an exception on {self.page.url}:\n" + "\n---\n".join(boxes)
+        assert not self.console_errors, f"browser console errors on {self.page.url}:\n" + "\n".join(
+            self.console_errors)
+
+    def screenshot(self, name: str) -> Path:
+        """The whole page, not just the window: Streamlit scrolls inside its main block, so the window is
+        stretched to the block's height for the picture (capped, for very long pages)."""
+        path = self.artifacts / f"{name}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        viewport = self.page.viewport_size
+        height = self.page.evaluate(
+            "() => Math.max(...[...document.querySelectorAll('[data-testid=stMain], [data-testid=stAppViewContainer]')]"
+            ".map(e => e.scrollHeight), document.body.scrollHeight)")
+        self.page.set_viewport_size({"width": viewport["width"], "height": min(max(height, viewport["height"]), 9000)})
+        try:
+            self.page.wait_for_timeout(500)  # let lazily drawn canvases (dataframes, charts) paint at the new size
+            self.page.screenshot(path=path)
+        finally:
+            self.page.set_viewport_size(viewport)
+        return path

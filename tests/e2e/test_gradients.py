@@ -1,0 +1,37 @@
+"""The Gradient lab in Chromium: change the settings, start a run, watch it progress, stop it."""
+
+import re
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+STEPS = 200  # far more than the test waits for: the run is stopped by hand
+
+
+def test_start_and_stop_a_run(ui):
+    ui.open("gradients", title="Gradient lab")
+    steps = ui.page.get_by_test_id("stNumberInput").filter(has_text="Steps").locator("input")
+    ui.rerun_after(lambda: (steps.fill(str(STEPS)), steps.press("Enter")))
+    seed = ui.page.get_by_test_id("stNumberInput").filter(has_text="Seed").locator("input")
+    ui.rerun_after(lambda: (seed.fill("7"), seed.press("Enter")))
+
+    ui.button("Start").click()
+    progress = ui.page.get_by_test_id("stProgress")
+    # The settings reached the run: its caption and its progress bar say so.
+    ui.page.get_by_text(re.compile(r"This run: .*seed 7")).wait_for(timeout=60_000)
+    progress.get_by_text(re.compile(rf"step [1-9]\d* of {STEPS}")).wait_for(timeout=120_000)
+    ui.button("Stop").click()
+
+    stopped = ui.page.get_by_text(re.compile(r"Stopped at your request after (\d+) step"))
+    stopped.wait_for(timeout=60_000)
+    ui.wait_idle()
+    done = int(re.search(r"after (\d+) step", stopped.inner_text())[1])
+    assert 1 <= done < STEPS
+    assert re.search(rf"step {done} of {STEPS}", progress.inner_text())
+    assert ui.button("Start").is_enabled()
+    assert ui.button("Stop").is_disabled()
+    # Loss, accuracy, norm-vs-depth and one heat map per net keep what was done.
+    assert ui.page.locator(".js-plotly-plot").count() >= 4
+    assert ui.button("Download CSV").count() == 1
+    ui.screenshot("gradient_lab")
