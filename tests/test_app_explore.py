@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 import resnet
 from resnet import diagrams
 
-PAGE = "../app/pages/explore.py"
+PAGE = "../app/views/explore.py"
 TIMEOUT = 180
 
 

@@ -5,7 +5,7 @@ import time
 
 from streamlit.testing.v1 import AppTest
 
-PAGE = "../app/pages/gradients.py"
+PAGE = "../app/views/gradients.py"
 
 
 def tiny_lab(steps=3):

@@ -16,7 +16,7 @@ from resnet.inference import UNTRAINED_LABEL
 from tests.bad_images import bad_inputs
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGE = ROOT / "app" / "pages" / "predict.py"
+PAGE = ROOT / "app" / "views" / "predict.py"
 CUP = ROOT / "assets" / "samples" / "coffee_cup.jpg"
 UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]  # every format resnet.images decodes
 
