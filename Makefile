@@ -6,7 +6,7 @@ PORT   ?= 8501
 # apt-get needs root; use sudo when we are not root and it exists.
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: run test test-fast setup graphviz chromium weights bench load lint-docker clean
+.PHONY: run test test-fast setup graphviz chromium weights bench compare load clean
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,9 @@ weights: setup
 
 bench: setup
 	$(BIN)/python -m resnet bench
+
+compare: setup
+	$(BIN)/python -m resnet gradients --compare 20,56 --steps 100 --batch 64 --seed 0
 
 clean:
 	rm -rf $(VENV) .pytest_cache tests/e2e/artifacts
