@@ -136,3 +136,11 @@ def rss_of(pid: int) -> int:
 
 def tree_rss_bytes(root: int) -> int:
     return sum(rss_of(pid) for pid in tree_pids(root))
+
+
+def command_line(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""

@@ -1,12 +1,10 @@
 """Browser tests: the app started with the README's own command, driven by Debian's Chromium through Playwright.
 
 `make test` installs Chromium (`make chromium`); `make test-fast` leaves these tests out. CHROMIUM=/path overrides
-the browser (PyPI Playwright's own browser download is not used: it needs a host that is not reachable here);
-E2E_URL=http://localhost:8501 tests a server you started yourself instead of starting one.
+the browser; E2E_URL=http://localhost:8501 tests a server you started yourself instead of starting one.
 """
 
 import os
-import shutil
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,10 +12,9 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from tests.e2e.app_server import AppServer
-from tests.e2e.streamlit_page import CHROMIUM_ARGS, StreamlitPage
+from tests.e2e.streamlit_page import CHROMIUM, CHROMIUM_ARGS, StreamlitPage
 
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
-CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="session")

@@ -3,12 +3,17 @@ the console errors, Streamlit's exception boxes, and full-length screenshots."""
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from playwright.sync_api import ConsoleMessage, Locator, Page
 
+# Debian's Chromium (`make chromium`); CHROMIUM=/path overrides it. PyPI Playwright's own browser download is not
+# used: it needs a host that is not reachable here.
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 RUN_TIMEOUT_MS = 180_000  # the first Predict run builds and warms ResNet-50 on a shared 2-core machine
 

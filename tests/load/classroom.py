@@ -1,0 +1,448 @@
+"""A classroom on one server: many browser sessions on the Predict page at once, and a soak of many predictions.
+
+    python tests/load/classroom.py                    # 30 sessions upload a photo at the same moment
+    python tests/load/classroom.py --soak 500         # 500 predictions through the page's cached classifier
+    python tests/load/classroom.py --soak-ui 500      # the same through one browser session of a server (slow)
+    python tests/load/classroom.py --url http://host:8501/ [--server-pid PID]   # against a server you started
+
+Without --url it starts the app with `make run PORT=<free port>` (tests/e2e/app_server.py) and samples the resident
+memory of the server's whole process tree (/proc) all along. Sessions are real: one headless Chromium (Debian's),
+one browser context per student, each its own Streamlit session over its own websocket. Localhost only, bounded in
+sessions and time. Exit status 0 only when every target holds; each figure printed is measured in this run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import statistics
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO))
+
+from playwright.async_api import Page, async_playwright  # noqa: E402
+
+from tests.e2e.app_server import AppServer, command_line, rss_of, tree_pids  # noqa: E402
+from tests.e2e.streamlit_page import CHROMIUM, CHROMIUM_ARGS, COUNT_RUNS, streamlit_base_path_probe  # noqa: E402
+
+ARTIFACTS = REPO / "tests" / "e2e" / "artifacts"  # git-ignored
+PHOTO = REPO / "assets" / "samples" / "coffee_cup.jpg"
+CLASSES = {int(i): label for i, (_, label) in json.loads((REPO / "assets" / "imagenet_classes.json").read_text()).items()}
+BAR = re.compile(r"(?P<label>.+) \(#(?P<index>\d+)\)")
+MAX_SESSIONS = 60  # a bound on what this script will open on one machine
+MB = 1024 * 1024
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+# ResNet-50's weights as float32: a session loading its own model would add at least this much.
+ONE_MODEL_BYTES = 25_636_712 * 4
+EXPORT_CHILD = "-m resnet.engines"  # the command line of resnet.engines' one-off ONNX export child
+# app/classifier.py's st.cache_resource spinner: shown to a session only while the classifier is being built for it.
+MODEL_LOAD_SPINNER = "Loading the network"
+SPINNER_WATCH = """
+window.__sawModelLoad = false;
+new MutationObserver(() => {
+  for (const spinner of document.querySelectorAll('[data-testid="stSpinner"]'))
+    if (spinner.textContent.includes(%s)) window.__sawModelLoad = true;
+}).observe(document, {subtree: true, childList: true, characterData: true});
+""" % json.dumps(MODEL_LOAD_SPINNER)
+SOAK_GROWTH_LIMIT_MB = 64.0  # 500 predictions leaking one 224×224×3 float32 input each would add 287 MB
+
+# The labels of the top-5 bar chart drawn under the heading that names the photo (the page's layout).
+TOP5_OF = """name => {
+  const heading = [...document.querySelectorAll('h3')].find(h => h.innerText.trim() === name);
+  if (!heading) return null;
+  const chart = [...document.querySelectorAll('.js-plotly-plot')].find(plot =>
+    plot.data && plot.data[0].type === 'bar' && (heading.compareDocumentPosition(plot) & Node.DOCUMENT_POSITION_FOLLOWING));
+  return chart ? chart.data[0].y : null;
+}"""
+
+
+# ---- memory -----------------------------------------------------------------------------------------------------
+
+class MemorySampler:
+    """Peak and latest resident memory of a process tree, sampled every `interval` seconds in a thread.
+
+    The one-off ONNX export (resnet.engines, in a child process, only when no exported file matches the weights)
+    is counted apart: `serving` is the tree without it.
+    """
+
+    def __init__(self, pid: int | None, interval: float = 0.2):
+        self.pid, self.interval = pid, interval
+        self.peak = self.latest = self.export_peak = 0
+        self.phase_peaks: dict[str, int] = {}
+        self.phase = "start-up"
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def sample(self) -> int:
+        """The serving tree's RSS now (bytes), recording the peaks."""
+        if self.pid is None:
+            return 0
+        serving = export = 0
+        for pid in tree_pids(self.pid):
+            if EXPORT_CHILD in command_line(pid):
+                export += rss_of(pid)
+            else:
+                serving += rss_of(pid)
+        self.latest = serving
+        self.peak = max(self.peak, serving)
+        self.export_peak = max(self.export_peak, export)
+        self.phase_peaks[self.phase] = max(self.phase_peaks.get(self.phase, 0), serving)
+        return serving
+
+    def enter(self, phase: str) -> None:
+        self.sample()
+        self.phase = phase
+
+    def cpu_seconds(self) -> tuple[float, float]:
+        """CPU time used so far by (the server tree, the browser): everything this script started but itself."""
+        server = set(tree_pids(self.pid)) if self.pid is not None else set()
+        mine = set(tree_pids(os.getpid())) - server - {os.getpid()}
+        return sum(map(cpu_of, server)), sum(map(cpu_of, mine))
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stop.set()
+        self._thread.join()
+
+
+def cpu_of(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+# ---- one student ------------------------------------------------------------------------------------------------
+
+@dataclass
+class Student:
+    number: int
+    page: Page
+    console_errors: list[str] = field(default_factory=list)
+    open_s: float = 0.0
+    predict_s: float = 0.0
+    top5: list[str] | None = None
+    error: str | None = None
+
+    async def runs(self) -> int:
+        return await self.page.evaluate("window.__scriptRuns")
+
+    async def wait_idle(self, after: int | None, timeout_ms: float) -> None:
+        if after is not None:
+            await self.page.wait_for_function("n => window.__scriptRuns > n", arg=after, timeout=timeout_ms)
+        await self.page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(
+            timeout=timeout_ms)
+
+    async def open_page(self, base_url: str, path: str, title: str, timeout_ms: float) -> None:
+        await self.page.goto(base_url + path, timeout=timeout_ms)
+        heading = self.page.get_by_role("heading", name=title, exact=True)
+        await heading.or_(self.page.get_by_test_id("stException")).first.wait_for(timeout=timeout_ms)
+        if await heading.count() != 1:
+            raise RuntimeError(f"{path or '/'} shows no {title!r} page: {await self.problems()}")
+
+    async def open_predict(self, base_url: str, timeout_ms: float) -> None:
+        start = time.perf_counter()
+        await self.open_page(base_url, "predict", "Predict", timeout_ms)
+        # The sample photo picked by default is classified as the page opens: wait for its top-5.
+        await self.page.wait_for_function(f"() => ({TOP5_OF})('cat_chelsea.jpg')", timeout=timeout_ms)
+        await self.wait_idle(None, timeout_ms)
+        self.open_s = time.perf_counter() - start
+
+    async def upload_and_read_top5(self, photo: Path, timeout_ms: float) -> None:
+        before = await self.runs()
+        start = time.perf_counter()
+        await self.page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(photo)
+        await self.wait_idle(before, timeout_ms)
+        top5 = await self.page.wait_for_function(f"() => ({TOP5_OF})({json.dumps(photo.name)})", timeout=timeout_ms)
+        self.predict_s = time.perf_counter() - start
+        self.top5 = await top5.json_value()
+
+    async def problems(self) -> list[str]:
+        found = [f"exception box: {text[:200]}" for text in
+                 await self.page.get_by_test_id("stException").all_inner_texts()]
+        found += [f"console: {text}" for text in self.console_errors]
+        if self.error:
+            found.append(self.error)
+        if self.top5 is not None:
+            found += check_top5(self.top5)
+        return found
+
+
+def check_top5(labels: list[str]) -> list[str]:
+    if len(labels) != 5 or len(set(labels)) != 5:
+        return [f"not five distinct classes: {labels}"]
+    bad = [shown for shown in labels
+           if not (m := BAR.fullmatch(shown)) or CLASSES.get(int(m["index"])) != m["label"]]
+    return [f"not ImageNet classes: {bad}"] if bad else []
+
+
+async def new_student(browser, number: int, base_url: str) -> Student:
+    context = await browser.new_context(viewport={"width": 1000, "height": 800})
+    page = await context.new_page()
+    await page.add_init_script(COUNT_RUNS)
+    await page.add_init_script(SPINNER_WATCH)
+    student = Student(number, page)
+
+    def on_console(message):
+        if message.type == "error" and not streamlit_base_path_probe(message, base_url):
+            student.console_errors.append(message.text)
+
+    page.on("console", on_console)
+    page.on("pageerror", lambda error: student.console_errors.append(f"uncaught: {error}"))
+    return student
+
+
+# ---- reports ----------------------------------------------------------------------------------------------------
+
+def percentiles(values: list[float]) -> str:
+    ordered = sorted(values)
+
+    def at(q):  # nearest rank
+        return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))]
+
+    return (f"p50 {statistics.median(ordered):.2f} s · p90 {at(0.9):.2f} s · p99 {at(0.99):.2f} s · "
+            f"max {ordered[-1]:.2f} s")
+
+
+def mb(value: int) -> str:
+    return f"{value / MB:,.0f} MB"
+
+
+# ---- the classroom ----------------------------------------------------------------------------------------------
+
+async def classroom(base_url: str, sessions: int, memory: MemorySampler, max_rss: int, timeout_s: float) -> bool:
+    timeout_ms = timeout_s * 1000
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        students = [await new_student(browser, n, base_url) for n in range(sessions)]
+
+        async def guarded(student, step):
+            try:
+                await step
+            except Exception as exc:  # one student's failure is reported, the others carry on
+                student.error = student.error or f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+
+        # The teacher comes in first, through the front page (a fresh server's first visit by a page's own link is
+        # tests/e2e/test_links.py's business), then opens Predict alone: the network is built and warmed once.
+        memory.enter("first session (model load)")
+        await guarded(students[0], students[0].open_page(base_url, "", "ResNet Explorer", timeout_ms))
+        await guarded(students[0], students[0].open_predict(base_url, timeout_ms))
+        after_first = memory.sample()
+        print(f"first session: page and its prediction in {students[0].open_s:.1f} s; "
+              f"server tree RSS {mb(after_first)}", flush=True)
+
+        memory.enter(f"{sessions} sessions open the page")
+        start = time.perf_counter()
+        await asyncio.gather(*(guarded(s, s.open_predict(base_url, timeout_ms)) for s in students[1:]))
+        print(f"{sessions - 1} more sessions opened the page (each predicting its default sample) in "
+              f"{time.perf_counter() - start:.1f} s", flush=True)
+
+        memory.enter(f"{sessions} sessions upload at once")
+        start, (server_cpu, browser_cpu) = time.perf_counter(), memory.cpu_seconds()
+        ready = [s for s in students if s.error is None]
+        await asyncio.gather(*(guarded(s, s.upload_and_read_top5(PHOTO, timeout_ms)) for s in ready))
+        burst_s = time.perf_counter() - start
+        server_cpu, browser_cpu = (after - before for after, before in zip(memory.cpu_seconds(),
+                                                                           (server_cpu, browser_cpu)))
+        memory.enter("done")
+        problems = {s.number: await s.problems() for s in students}
+        saw_model_load = [await s.page.evaluate("window.__sawModelLoad") for s in students]
+        await browser.close()
+
+    ok = True
+    predicted = [s for s in students if s.top5 is not None and not problems[s.number]]
+    print(f"\n== {sessions} sessions uploading {PHOTO.name} at the same moment ({burst_s:.1f} s for all) ==")
+    print(f"sessions with their top-5: {len(predicted)} of {sessions}")
+    print(f"CPU time in that burst: server {server_cpu:.1f} s, the {sessions} browser tabs {browser_cpu:.1f} s, on "
+          f"{os.cpu_count()} cores × {burst_s:.1f} s (the browsers share this machine with the server)")
+    if predicted:
+        print(f"upload → top-5 on the page: {percentiles([s.predict_s for s in predicted])}")
+        print(f"page open → first top-5:    {percentiles([s.open_s for s in students if s.open_s])}")
+        print(f"top-5 of session 0: {', '.join(students[0].top5 or [])}")
+    for number, found in problems.items():
+        if found:
+            ok = False
+            print(f"session {number}: " + "; ".join(found))
+    if len(predicted) != sessions:
+        ok = False
+    # Loaded once: only a session that finds the classifier missing from Streamlit's cache sees its spinner.
+    loaders = [s.number for s, saw in zip(students, saw_model_load) if saw]
+    print(f"sessions that waited for the network to be built: {loaders or 'none (built before they came)'}")
+    if any(number != 0 for number in loaders):
+        ok = False
+        print("FAIL: the network was built again for a later session: it is not shared")
+    if memory.pid is not None:
+        print("\nserver process tree (without the one-off ONNX export child), peak resident memory by phase:")
+        for phase, peak in memory.phase_peaks.items():
+            print(f"  {phase:<34} {mb(peak)}")
+        growth = memory.phase_peaks.get(f"{sessions} sessions upload at once", 0) - after_first
+        print(f"peak while serving {mb(memory.peak)} (target ≤ {mb(max_rss)}); the {sessions - 1} other sessions "
+              f"added at most {mb(max(growth, 0))} to the first one's {mb(after_first)}, against "
+              f"{mb((sessions - 1) * ONE_MODEL_BYTES)} had each loaded its own ResNet-50 weights")
+        if memory.export_peak:
+            print(f"one-off ONNX export child (no exported file matched these weights yet): peak "
+                  f"{mb(memory.export_peak)} on its own, before any session was served")
+        if memory.peak > max_rss:
+            ok = False
+            print("FAIL: peak resident memory while serving is over the target")
+        if sessions > 1 and growth >= (sessions - 1) * ONE_MODEL_BYTES:
+            ok = False
+            print("FAIL: memory grew by a model per session or more")
+    return ok
+
+
+# ---- the soak ---------------------------------------------------------------------------------------------------
+
+def report_soak(series: list[tuple[int, int]], problems: list[str], where: str) -> bool:
+    print(f"\n== soak: {series[-1][0]} predictions {where} ==")
+    print("predictions  RSS")
+    for done, rss in series:
+        print(f"{done:>11}  {mb(rss)}")
+    ok = not problems
+    for problem in problems:
+        print(f"problem: {problem}")
+    if len(series) >= 3:
+        # From the first checkpoint on: the first calls fill caches (traced functions, allocator pools) once.
+        growth = (series[-1][1] - series[1][1]) / MB
+        print(f"growth from {series[1][0]} to {series[-1][0]} predictions: {growth:+.1f} MB "
+              f"(limit {SOAK_GROWTH_LIMIT_MB:.0f} MB)")
+        if growth > SOAK_GROWTH_LIMIT_MB:
+            ok = False
+            print("FAIL: resident memory keeps growing with predictions")
+    return ok
+
+
+def soak_in_process(predictions: int, every: int) -> bool:
+    """The Predict page's work per photo, `predictions` times, through the page's own cached classifier
+    (app.classifier.get_classifier, st.cache_resource) in this process: top-5, Grad-CAM, feature maps."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from app.classifier import get_classifier
+    from resnet.inference import grad_cam_layer, sample_images
+
+    photos = [(name, path.read_bytes()) for name, path in sorted(sample_images().items())]
+    classifier = get_classifier("resnet50")
+    layer = grad_cam_layer(classifier.model)
+    series, problems = [(0, rss_of(os.getpid()))], []
+    start = time.perf_counter()
+    for done in range(1, predictions + 1):
+        name, data = photos[done % len(photos)]
+        [prediction] = get_classifier("resnet50").classify_each([(name, data)], crop=("center", "squash")[done % 2])
+        classifier.grad_cam(prediction, prediction.top[0].index, layer)
+        classifier.feature_maps(prediction, "conv1_relu", limit=32)
+        problems += [f"prediction {done}: {p}" for p in
+                     check_top5([f"{s.label} (#{s.index})" for s in prediction.top])]
+        if done % every == 0:
+            series.append((done, rss_of(os.getpid())))
+            print(f"  {done:>4} predictions: RSS {mb(series[-1][1])} "
+                  f"({(time.perf_counter() - start) / done * 1000:.0f} ms each)", flush=True)
+    if get_classifier("resnet50") is not classifier:
+        problems.append("the cached classifier was built again")
+    return report_soak(series, problems, f"through app.classifier.get_classifier in one process "
+                                         f"(engine {classifier.engine.name})")
+
+
+async def soak_through_ui(base_url: str, predictions: int, every: int, memory: MemorySampler,
+                          timeout_s: float) -> bool:
+    """One browser session, `predictions` reruns of the Predict page, each classifying one photo (with its
+    Grad-CAM and feature maps, as the page does); the crop choice flips every time, so each rerun predicts again."""
+    timeout_ms = timeout_s * 1000
+    series: list[tuple[int, int]] = []
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        student = await new_student(browser, 0, base_url)
+        page = student.page
+        await student.open_page(base_url, "", "ResNet Explorer", timeout_ms)
+        await student.open_predict(base_url, timeout_ms)  # prediction 1
+        crop = page.get_by_test_id("stRadio").filter(has=page.get_by_text("How a photo becomes 224×224"))
+        choices = [crop.get_by_text("Squash", exact=False), crop.get_by_text("Centre crop", exact=False)]
+        series.append((1, memory.sample()))
+        start = time.perf_counter()
+        for done in range(2, predictions + 1):
+            before = await student.runs()
+            await choices[done % 2].click()
+            await student.wait_idle(before, timeout_ms)
+            if done % every == 0:
+                series.append((done, memory.sample()))
+                print(f"  {done:>4} predictions: server tree RSS {mb(series[-1][1])} "
+                      f"({(time.perf_counter() - start) / (done - 1):.2f} s per rerun)", flush=True)
+        top5 = await page.evaluate(f"() => ({TOP5_OF})('cat_chelsea.jpg')")
+        problems = await student.problems() + check_top5(top5 or [])
+        await browser.close()
+    return report_soak(series, problems, "in one browser session of one server")
+
+
+# ---- main -------------------------------------------------------------------------------------------------------
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sessions", type=int, default=30, help="simultaneous browser sessions (default 30)")
+    parser.add_argument("--soak", type=int, metavar="N",
+                        help="instead: N predictions through the page's cached classifier in this process")
+    parser.add_argument("--soak-ui", type=int, metavar="N",
+                        help="instead: N predictions in one browser session of a server (slower)")
+    parser.add_argument("--every", type=int, default=100, help="soak: report RSS every this many predictions")
+    parser.add_argument("--url", help="an app already running (default: start one with `make run`)")
+    parser.add_argument("--server-pid", type=int, help="with --url: the server's pid, to sample its memory")
+    parser.add_argument("--max-rss-gb", type=float, default=1.5, help="peak RSS target of the server tree")
+    parser.add_argument("--timeout", type=float, default=600, help="seconds any one step may take")
+    args = parser.parse_args(argv)
+    if not 1 <= args.sessions <= MAX_SESSIONS:
+        parser.error(f"--sessions must be within 1..{MAX_SESSIONS}")
+    if args.url and not re.match(r"https?://(localhost|127\.0\.0\.1)(:\d+)?/?$", args.url):
+        parser.error("--url must be a localhost address: this script loads only a server on this machine")
+
+    if args.soak:
+        ok = soak_in_process(args.soak, args.every)
+        print("\nPASS" if ok else "\nFAIL")
+        return 0 if ok else 1
+
+    server = None
+    if args.url:
+        base_url, pid = args.url.rstrip("/") + "/", args.server_pid
+    else:
+        server = AppServer(ARTIFACTS / "load-server.log")
+        print(f"starting the app: {' '.join(server.command)}", flush=True)
+        server.start()
+        base_url, pid = server.url, server.process.pid
+    memory = MemorySampler(pid).start()
+    print(f"app at {base_url}; server tree RSS at start {mb(memory.sample())}", flush=True)
+    try:
+        if args.soak_ui:
+            ok = asyncio.run(soak_through_ui(base_url, args.soak_ui, args.every, memory, args.timeout))
+        else:
+            ok = asyncio.run(classroom(base_url, args.sessions, memory, int(args.max_rss_gb * 1024 * MB),
+                                       args.timeout))
+        if server is not None and not server.healthy():
+            ok = False
+            print("FAIL: the server no longer answers its health check")
+        if server is not None and "Traceback" in server.log_path.read_text(errors="replace"):
+            ok = False
+            print(f"FAIL: the server logged a traceback (see {server.log_path}):\n{server.log_tail()}")
+    finally:
+        memory.stop()
+        if server is not None:
+            server.stop()
+    print("\nPASS" if ok else "\nFAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
