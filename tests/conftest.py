@@ -9,10 +9,11 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
-def randomise(model, seed=0, logit_scale=4.0):
+def randomise(model, seed=0, logit_std=5.0):
     """Give every weight of `model` a random value, BatchNorm moving statistics included.
 
-    The classifier is scaled so its softmax is far from uniform: two networks that disagree then disagree visibly.
+    The classifier is then scaled so that its logits spread by `logit_std` on arbitrary inputs: the softmax is far
+    from uniform (two networks that disagree disagree visibly) yet not one-hot (the top-5 is not a tie of zeros).
     """
     import keras
 
@@ -27,10 +28,16 @@ def randomise(model, seed=0, logit_scale=4.0):
                 values.append(rng.normal(0.0, 0.1, shape))
             else:  # kernels: variance-preserving, so deep activations neither vanish nor blow up
                 fan_in = int(np.prod(shape[:-1]))
-                scale = logit_scale if isinstance(layer, keras.layers.Dense) else np.sqrt(2.0)
-                values.append(rng.normal(0.0, scale / np.sqrt(fan_in), shape))
+                values.append(rng.normal(0.0, np.sqrt(2.0 / fan_in), shape))
         if values:
             layer.set_weights([v.astype("float32") for v in values])
+    top = model.layers[-1]
+    if isinstance(top, keras.layers.Dense):
+        probe = rng.normal(0.0, 50.0, (4, *model.input.shape[1:])).astype("float32")
+        features = keras.Model(model.input, top.input)(probe).numpy()
+        kernel, bias = top.get_weights()
+        logits = features @ kernel
+        top.set_weights([kernel * (logit_std / logits.std()), bias])
     return model
 
 
