@@ -1,0 +1,68 @@
+"""deploy/nginx.conf for real: two app processes behind nginx, browsers upload through it. An upload and its
+pictures reach the process that holds the browser's session only if the proxy keeps each browser on one process."""
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.app_server import AppServer, free_port
+from tests.e2e.conftest import ARTIFACTS, browser_session
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+CUP = ROOT / "assets" / "samples" / "coffee_cup.jpg"
+BROWSERS = 3
+# Each process builds its own ResNet-50 at start; the TensorFlow engine spares this test one ONNX export per process.
+BACKEND_ENV = {"RESNET_ENGINE": "tf"}
+
+
+def proxy_config(listen: int, backends: list[int], scratch: Path) -> str:
+    """deploy/nginx.conf with this test's ports and its own scratch folder; nothing else changed."""
+    text = (ROOT / "deploy" / "nginx.conf").read_text()
+    text = re.sub(r"(\n\s*)server 127\.0\.0\.1:\d+;(\s*server 127\.0\.0\.1:\d+;)*",
+                  lambda m: "".join(f"{m[1]}server 127.0.0.1:{port};" for port in backends), text)
+    text = text.replace("listen 8080;", f"listen 127.0.0.1:{listen};").replace("/tmp/resnet-explorer-", f"{scratch}/")
+    assert all(f"127.0.0.1:{port}" in text for port in backends)
+    return text
+
+
+@pytest.fixture(scope="module")
+def proxied_app(tmp_path_factory):
+    nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+    if nginx is None:
+        pytest.skip("nginx is not installed (apt-get install nginx-light)")
+    scratch = tmp_path_factory.mktemp("nginx")
+    with AppServer(ARTIFACTS / "proxied_1.log", env=BACKEND_ENV) as first, \
+            AppServer(ARTIFACTS / "proxied_2.log", env=BACKEND_ENV) as second:
+        port = free_port()
+        config = scratch / "nginx.conf"
+        config.write_text(proxy_config(port, [first.port, second.port], scratch))
+        with open(ARTIFACTS / "nginx.log", "wb") as log:
+            proxy = subprocess.Popen([nginx, "-c", str(config), "-g", "daemon off;"], stdout=log, stderr=log)
+        try:
+            yield f"http://localhost:{port}/"
+        finally:
+            proxy.terminate()
+            proxy.wait(10)
+
+
+def test_each_browser_stays_on_its_process(proxied_app, browser):
+    keys = set()
+    for _ in range(BROWSERS):
+        with browser_session(browser, proxied_app) as ui:
+            ui.open(title="ResNet Explorer")
+            ui.open("predict", title="Predict")
+            ui.rerun_after(lambda: ui.page.locator('[data-testid="stFileUploader"] input[type="file"]')
+                           .set_input_files(CUP))
+            assert ui.page.get_by_role("heading", name="coffee_cup.jpg").count() == 1
+            crops = ui.page.get_by_test_id("stImage").filter(has_text="What the network saw").locator("img")
+            assert crops.count() == 2
+            for i in range(crops.count()):  # the pictures come from the session's own process
+                crops.nth(i).scroll_into_view_if_needed()
+                assert crops.nth(i).evaluate("img => img.complete && img.naturalWidth") == 224
+            keys |= {c["value"] for c in ui.page.context.cookies() if c["name"] == "resnet_explorer_backend"}
+    assert len(keys) == BROWSERS  # each browser got its own key, so the class spreads over the processes
