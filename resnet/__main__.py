@@ -12,13 +12,7 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m resnet", description="ResNet Explorer on the command line.")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"resnet.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"resnet.commands.{name}":
-                raise
-            continue  # a command still being written is simply absent
-        module.register(sub)
+        importlib.import_module(f"resnet.commands.{name}").register(sub)
     return top
 
 

@@ -338,8 +338,8 @@ def catalogue():
             "block": arch.block.replace("_", " "),
             "blocks per stage": "-".join(map(str, arch.depths)),
             "widths": "-".join(map(str, arch.widths)),
-            "down-sampling stride on": "3×3" if arch.stride_on == "3x3" and arch.block != "basic" else (
-                "3×3" if arch.block != "bottleneck" else "first 1×1"),
+            "down-sampling stride on": (
+                "first 1×1" if arch.block == "bottleneck" and arch.stride_on == "1x1" else "3×3"),
             "shortcut when shape changes": "zero-padding (A)" if arch.shortcut == "zeros" else "projection (B)",
             "conv bias": arch.style.use_bias,
             "initialiser": arch.style.kernel_initializer,

@@ -67,3 +67,12 @@ def official_resnet50_h5(tmp_path_factory):
     path = folder / "resnet50_weights_tf_dim_ordering_tf_kernels.h5"
     save_legacy_h5(reference, path)
     return path
+
+
+@pytest.fixture
+def offline(monkeypatch, tmp_path):
+    """No weights anywhere: an empty Keras cache and an origin that cannot serve the file."""
+    for name in ("RESNET_WEIGHTS", "RESNET_WEIGHTS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.setenv("RESNET_WEIGHTS_ORIGIN", (tmp_path / "no-mirror").as_uri())

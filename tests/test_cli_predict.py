@@ -15,15 +15,6 @@ SAMPLES = Path(__file__).resolve().parents[1] / "assets" / "samples"
 CAT, CUP = SAMPLES / "cat_chelsea.jpg", SAMPLES / "coffee_cup.jpg"
 
 
-@pytest.fixture
-def offline(monkeypatch, tmp_path):
-    """No weights anywhere: an empty Keras cache and an origin that cannot serve the file."""
-    for name in ("RESNET_WEIGHTS", "RESNET_WEIGHTS_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    monkeypatch.setenv("RESNET_WEIGHTS_ORIGIN", (tmp_path / "no-mirror").as_uri())
-
-
 def run(capsys, *argv):
     code = main(["predict", *map(str, argv)])
     out, err = capsys.readouterr()

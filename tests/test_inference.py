@@ -277,15 +277,6 @@ def test_feature_maps_of_a_dense_layer_are_refused(classifier, cat_prediction):
 # --- without ImageNet weights ---------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def offline(monkeypatch, tmp_path):
-    """No weights anywhere: an empty Keras cache and an origin that cannot serve the file."""
-    for name in ("RESNET_WEIGHTS", "RESNET_WEIGHTS_DIR"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
-    monkeypatch.setenv("RESNET_WEIGHTS_ORIGIN", (tmp_path / "no-mirror").as_uri())
-
-
 def test_missing_weights_raise_unless_untrained_is_allowed(offline):
     with pytest.raises(WeightsUnavailable, match="RESNET_WEIGHTS"):
         Classifier.load("resnet50", weights="imagenet")
