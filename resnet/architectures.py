@@ -172,7 +172,7 @@ def head(x, arch: Architecture, style: ConvStyle, *, include_top, pooling, class
             x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
             name = "predictions"
         regularizer = style.regularizer()
-        return layers.Dense(classes, activation=classifier_activation, kernel_initializer=style.kernel_initializer,
+        return layers.Dense(classes, activation=classifier_activation, kernel_initializer=style.initializer(name),
                             kernel_regularizer=regularizer, bias_regularizer=regularizer, name=name)(x)
     if pooling == "avg":
         return layers.GlobalAveragePooling2D(name="avg_pool")(x)
@@ -193,11 +193,9 @@ def build(name: str = "resnet50", *, include_top: bool = True, weights=None, inp
     arch = get(name)
     _check_arguments(arch, weights, include_top, pooling, classes, plain, batch_norm)
     style = replace(arch.style, batch_norm=batch_norm,
-                    kernel_initializer=kernel_initializer or arch.style.kernel_initializer)
+                    kernel_initializer=kernel_initializer or arch.style.kernel_initializer, seed=seed)
     classes = classes or arch.classes
     inputs, x = _inputs(arch, input_tensor, input_shape)
-    if seed is not None:
-        keras.utils.set_random_seed(seed)
     x = stem(x, arch, style)
     for index in range(len(arch.depths)):
         x = stage(x, arch, index, style, plain=plain)

@@ -12,8 +12,10 @@ TensorFlow stays the reference (tests check each engine against it) and the engi
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -26,6 +28,7 @@ import tensorflow as tf
 
 ENGINES = ("auto", "tf", "tf-folded", "onnx")
 ONNX_OPSET = 17
+KEEP_EXPORTS = 3  # exported files kept per network name: a few weight sets (trained, random, fine-tuned), not all
 _INPUT_NAME = "input"
 
 
@@ -253,6 +256,7 @@ def export_onnx(model: keras.Model, cache_dir=None, *, isolated: bool = True) ->
     folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
     path = folder / f"{model.name}-{weights_digest(model)[:20]}.onnx"
     if path.is_file():
+        path.touch()  # recently used: pruning keeps it
         return path
     folder.mkdir(parents=True, exist_ok=True)
     # Written next to its final name and renamed: a second server starting at the same time never reads half a file.
@@ -267,7 +271,24 @@ def export_onnx(model: keras.Model, cache_dir=None, *, isolated: bool = True) ->
     finally:
         if os.path.exists(partial):
             os.unlink(partial)
+    prune_exports(folder, model.name)
     return path
+
+
+def prune_exports(folder: Path, model_name: str, keep: int = KEEP_EXPORTS) -> list[Path]:
+    """Delete all but the `keep` most recently used exports of `model_name` in `folder`; returns what went.
+
+    Each is ~100 MB for a ResNet-50 and a new one is written whenever the weights change.
+    """
+    pattern = re.compile(re.escape(model_name) + r"-[0-9a-f]{20}\.onnx")
+    exports = sorted((path for path in Path(folder).iterdir() if pattern.fullmatch(path.name)),
+                     key=lambda path: path.stat().st_mtime, reverse=True)
+    removed = []
+    for path in exports[keep:]:
+        with contextlib.suppress(FileNotFoundError):  # another server pruning at the same time
+            path.unlink()
+            removed.append(path)
+    return removed
 
 
 def _export(model: keras.Model, output_path) -> None:

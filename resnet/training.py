@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -29,9 +29,6 @@ VARIANTS = ("residual", "plain")
 # course's 64×64 (224×224 would be far too slow for a short run on a shared CPU).
 LAB_IMAGE_SIZES = {"resnet20": 32, "resnet32": 32, "resnet44": 32, "resnet56": 32, "resnet110": 32,
                    "resnet18": 64, "resnet34": 64, "resnet50": 64}
-
-# `resnet.build(seed=…)` seeds keras' global generator; two sessions building at once would interleave their draws.
-_BUILD_LOCK = threading.Lock()
 
 
 def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
@@ -197,12 +194,11 @@ class Run:
         check_config(config, self.limits)
         self.data = open_data(config.data, config.size)
         self.nets = {}
-        with _BUILD_LOCK:
-            for variant in config.variants:
-                self.nets[config.net_name(variant)] = resnet.build(
-                    config.arch, plain=variant == "plain", batch_norm=config.batch_norm,
-                    kernel_initializer=config.initializer, input_shape=(config.size, config.size, 3),
-                    classes=len(self.data.class_names), seed=config.seed)
+        for variant in config.variants:  # the same seed: the plain twin starts from the residual net's weights
+            self.nets[config.net_name(variant)] = resnet.build(
+                config.arch, plain=variant == "plain", batch_norm=config.batch_norm,
+                kernel_initializer=config.initializer, input_shape=(config.size, config.size, 3),
+                classes=len(self.data.class_names), seed=config.seed)
         self.stopped: str | None = None
         self._stop = threading.Event()
 
@@ -322,8 +318,7 @@ def run_document(config: RunConfig, records: list[StepRecord], stopped: str | No
 def init_norms(arch: str, *, plain: bool, batch_norm: bool = True, initializer: str = "he_normal",
                batch_size: int = 64, seed: int = 0) -> list[tuple[str, float]]:
     """Per-kernel gradient norms at initialisation on the fixed probe batch (Gaussian images, seed `seed`)."""
-    with _BUILD_LOCK:
-        model = resnet.build(arch, plain=plain, batch_norm=batch_norm, kernel_initializer=initializer, seed=seed)
+    model = resnet.build(arch, plain=plain, batch_norm=batch_norm, kernel_initializer=initializer, seed=seed)
     size = model.input_shape[1]
     images, labels = random_batch(batch_size, size, model.output_shape[-1], seed)
     return gradient_norms(model, images, labels)
@@ -336,8 +331,7 @@ def step_overhead(arch: str = "resnet20", batch: int = 64, steps: int = 10, *, j
     Both steps are traced first; then they alternate, one step each, so that load on a shared CPU hits both alike.
     The median of each is reported.
     """
-    with _BUILD_LOCK:
-        model = resnet.build(arch, seed=seed)
+    model = resnet.build(arch, seed=seed)
     size = model.input_shape[1]
     images, labels = random_batch(batch, size, model.output_shape[-1], seed)
     images, labels = tf.convert_to_tensor(images), tf.convert_to_tensor(labels)

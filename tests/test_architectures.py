@@ -1,5 +1,7 @@
 """The architecture table: every row builds, with the published parameter counts and the seeds' differences."""
 
+import threading
+
 import keras
 import numpy as np
 import pytest
@@ -90,6 +92,41 @@ def test_seed_makes_initial_weights_reproducible():
     c = resnet.build("resnet20", seed=8)
     assert all(np.array_equal(x, y) for x, y in zip(a.get_weights(), b.get_weights()))
     assert not np.array_equal(a.get_weights()[0], c.get_weights()[0])
+
+
+def test_seeded_build_is_the_same_while_other_threads_build():
+    # The app builds in several threads at once (sessions, the start-up warm-up); keras' global generator and
+    # Python's `random` are shared by all of them, so a seeded build must not draw from either.
+    alone = resnet.build("resnet20", seed=3).get_weights()
+    results, errors = {}, []
+
+    def work(key, seed):
+        try:
+            for _ in range(3):
+                results.setdefault(key, []).append(resnet.build("resnet20", seed=seed).get_weights())
+        except Exception as exc:  # noqa: BLE001 -- reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work, args=("seeded", 3)), threading.Thread(target=work, args=("free", None))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    for weights in results["seeded"]:
+        assert all(np.array_equal(x, y) for x, y in zip(alone, weights, strict=True))
+    assert not np.array_equal(results["free"][0][0], results["free"][1][0])  # unseeded builds stay random
+
+
+def test_plain_twin_starts_from_the_residual_nets_weights():
+    # ResNet-18's projection shortcuts exist only in the residual net: drawing in order would shift every layer after.
+    residual = resnet.build("resnet18", seed=5, input_shape=(64, 64, 3))
+    plain = resnet.build("resnet18", seed=5, input_shape=(64, 64, 3), plain=True)
+    shared = [layer.name for layer in plain.layers if layer.weights]
+    assert len(shared) > 20
+    for name in shared:
+        for x, y in zip(residual.get_layer(name).get_weights(), plain.get_layer(name).get_weights(), strict=True):
+            assert np.array_equal(x, y), name
 
 
 def test_keras_applications_arguments():

@@ -147,11 +147,38 @@ def test_onnx_runtime_matches_tensorflow(classifier, onnx_engine, sample_batch):
 
 def test_onnx_export_is_cached_by_weight_hash(classifier, onnx_engine):
     path = onnx_engine.path
-    stamp = path.stat().st_mtime_ns
+    inode = path.stat().st_ino
     assert engines.export_onnx(classifier.model, path.parent) == path
-    assert path.stat().st_mtime_ns == stamp  # reused, not written again
+    assert path.stat().st_ino == inode  # reused, not written again (an export replaces the file: a new inode)
     other = randomise(keras.applications.ResNet50(weights=None), seed=99)
     assert engines.weights_digest(other) != engines.weights_digest(classifier.model)
+
+
+def tiny_net(seed: int) -> keras.Model:
+    inputs = keras.Input((8, 8, 3), name="image")
+    # Named layers: the export's key hashes weight paths too, and keras numbers unnamed layers per process.
+    x = keras.layers.Conv2D(2, 3, kernel_initializer=keras.initializers.GlorotUniform(seed), name="conv")(inputs)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    head = keras.layers.Dense(3, kernel_initializer=keras.initializers.GlorotUniform(seed), name="head")
+    return keras.Model(inputs, head(x), name="tiny")
+
+
+def test_onnx_exports_of_older_weights_are_pruned(tmp_path):
+    if not engines.onnx_available():
+        pytest.skip("onnxruntime/tf2onnx not installed")
+    unrelated = tmp_path / "resnet50-0123456789abcdef0123.onnx"  # another network's export stays
+    unrelated.write_bytes(b"x")
+    paths = [engines.export_onnx(tiny_net(seed), tmp_path, isolated=False) for seed in range(engines.KEEP_EXPORTS + 2)]
+    assert len(set(paths)) == len(paths)  # new weights, new file
+    assert sorted(tmp_path.glob("tiny-*.onnx")) == sorted(paths[-engines.KEEP_EXPORTS:])
+    assert unrelated.exists()
+    # Using an export again makes it recent: the next new one prunes the oldest unused one instead.
+    oldest = len(paths) - engines.KEEP_EXPORTS
+    survivor = paths[oldest]
+    assert engines.export_onnx(tiny_net(oldest), tmp_path, isolated=False) == survivor
+    newest = engines.export_onnx(tiny_net(99), tmp_path, isolated=False)
+    assert survivor.exists() and newest.exists() and not paths[-engines.KEEP_EXPORTS + 1].exists()
 
 
 def test_auto_falls_back_to_folded_tensorflow_when_onnx_cannot_be_had(classifier, tmp_path, sample_batch):
