@@ -1,11 +1,43 @@
-"""What the whole server shares: built once, cached by Streamlit, used by every session."""
+"""What the pages share across sessions: tables and pictures of the networks, made once per server.
 
+The networks themselves are not kept. A table or a diagram is a few hundred KB where a ResNet-152 with its weights is
+240 MB, and a class opening network after network on the Architecture page would otherwise hold them all. Builds run
+one at a time, so thirty students opening thirty different networks at once never hold thirty of them either.
+"""
+
+import gc
+import threading
+
+import pandas as pd
 import streamlit as st
 
-import resnet
+from resnet import diagrams, table
+from resnet.diagrams import ModelSpec, PlotOptions, View
+
+_ONE_BUILD_AT_A_TIME = threading.Lock()
 
 
-@st.cache_resource(show_spinner="Building the network…", max_entries=8)
-def model(name: str, **options):
-    """A network of the table with random weights (for shapes, counts and diagrams), one per option set."""
-    return resnet.build(name, **options)
+def build(spec: ModelSpec):
+    """A network of the table with random weights (for shapes, counts and diagrams): do not keep it."""
+    with _ONE_BUILD_AT_A_TIME:
+        return spec.build()
+
+
+def _free_networks() -> None:
+    # A keras model's layers and nodes refer to each other, so its weights go at a garbage collection, not when the
+    # last reference does; collect now (~0.2 s) instead of holding hundreds of MB until Python gets round to it.
+    gc.collect()
+
+
+@st.cache_data(show_spinner="Counting parameters and MACs…", max_entries=32)
+def layer_table(spec: ModelSpec) -> pd.DataFrame:
+    rows = table.layer_table(build(spec))
+    _free_networks()
+    return rows
+
+
+@st.cache_data(show_spinner="Drawing…", max_entries=64)
+def picture(spec: ModelSpec, view: View, options: PlotOptions, fmt: str = "svg") -> bytes:
+    image = diagrams.render(spec, view, options, fmt=fmt, build=build)
+    _free_networks()
+    return image

@@ -27,6 +27,7 @@ from resnet.errors import ImageError, WeightsUnavailable
 
 UNTRAINED_LABEL = "UNTRAINED (random weights) — not a real prediction"
 DEFAULT_TOP = 5
+KEPT_PROBES = 8  # traced feature-map functions kept per classifier, most recently used
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,12 @@ class Prediction:
     engine: str
     pretrained: bool
     crop: np.ndarray = field(repr=False, compare=False)  # the uint8 image the model saw
-    model_input: np.ndarray = field(repr=False, compare=False)  # the same after preprocess_input
+    style: str = "caffe"  # how `crop` is scaled for the network (images.preprocess)
+
+    @property
+    def model_input(self) -> np.ndarray:
+        """The crop after preprocess_input, made again when asked: a session keeps 150 KB per photo, not 750 KB."""
+        return images.preprocess(self.crop, self.style)
 
     @property
     def caption(self) -> str:
@@ -76,13 +82,26 @@ class FeatureMaps:
     def grid(self, columns: int = 8) -> np.ndarray:
         return feature_grid(self.maps, columns)
 
+    def picture(self, columns: int = 8, *, min_width: int = 800) -> np.ndarray:
+        """The grid as a grey uint8 image (white gaps), enlarged by whole pixels to at least `min_width` wide so
+        that a 7×7 map is still seen as 49 squares: a few hundred KB as a PNG, not megabytes of chart data."""
+        grid = self.grid(columns)
+        pixels = np.where(np.isnan(grid), 255, np.rint(np.nan_to_num(grid) * 255)).astype(np.uint8)
+        factor = max(1, -(-min_width // grid.shape[1]))
+        return np.repeat(np.repeat(pixels, factor, axis=0), factor, axis=1)
+
 
 class Classifier:
-    """One model, one compiled forward pass, shared by every caller (thread-safe)."""
+    """One model, one compiled forward pass, shared by every caller (thread-safe).
+
+    `concurrency` computations (forward passes, Grad-CAMs, feature maps) run at once; the others wait their turn.
+    Each already spreads over every core (ONNX Runtime's and TensorFlow's thread pools), so a classroom's requests
+    side by side finish no sooner, and each holds its own activations (~10 MB a forward pass, ~150 MB a Grad-CAM).
+    """
 
     def __init__(self, model: keras.Model, *, pretrained: bool, weights_source: str, arch: str | None = None,
                  weights_problem: str | None = None, engine: str | None = None, cache_dir=None, crop: str = "center",
-                 warm_up: bool = True):
+                 warm_up: bool = True, concurrency: int = 1):
         self.model = model
         self.weights_problem = weights_problem  # why ImageNet weights were not used, when they were asked for
         self.arch_name = arch or model.name
@@ -97,6 +116,7 @@ class Classifier:
         self._explainers: dict[str, tf.types.experimental.PolymorphicFunction] = {}
         self._probes: dict[str, tf.types.experimental.PolymorphicFunction] = {}
         self._lock = threading.Lock()
+        self._turns = threading.BoundedSemaphore(concurrency)
         self.first_call_ms = self.warm_up() if warm_up else None
 
     @classmethod
@@ -136,7 +156,8 @@ class Classifier:
     def warm_up(self) -> float:
         """Run the forward pass once (tracing it, or letting ONNX Runtime plan it); returns that call's ms."""
         start = time.perf_counter()
-        self.engine(np.zeros((1, *self.input_size, 3), np.float32))
+        with self._turns:
+            self.engine(np.zeros((1, *self.input_size, 3), np.float32))
         return (time.perf_counter() - start) * 1000
 
     def classify(self, items: Sequence[bytes | np.ndarray], *, names: Sequence[str] | None = None,
@@ -176,12 +197,13 @@ class Classifier:
             return []
         crops = [images.crop_for_model(rgb, self.input_size, crop=crop or self.crop_mode) for rgb in rgbs]
         batch = images.preprocess(np.stack(crops), self.style)
-        probabilities = self.engine(batch)
+        with self._turns:
+            probabilities = self.engine(batch)
         tops = [self._top(row, top) for row in probabilities]
         latency = (time.perf_counter() - start) * 1000
         return [Prediction(source=name, top=scores, latency_ms=latency, batch_size=len(rgbs), device=self.device,
-                           engine=self.engine.name, pretrained=self.pretrained, crop=crop, model_input=model_input)
-                for name, scores, crop, model_input in zip(names, tops, crops, batch, strict=True)]
+                           engine=self.engine.name, pretrained=self.pretrained, crop=crop, style=self.style)
+                for name, scores, crop in zip(names, tops, crops, strict=True)]
 
     def _top(self, probabilities: np.ndarray, k: int) -> tuple[ClassScore, ...]:
         k = max(1, min(k, probabilities.shape[-1]))
@@ -196,21 +218,28 @@ class Classifier:
         layer = layer or grad_cam_layer(self.model)
         explain = self._explainer(layer)
         x = tf.convert_to_tensor(prediction.model_input[np.newaxis], tf.float32)
-        activations, gradients = explain(x, tf.constant(class_index, tf.int32))
-        return _cam_from(activations.numpy()[0], gradients.numpy()[0])
+        with self._turns:
+            activations, gradients = explain(x, tf.constant(class_index, tf.int32))
+            activations, gradients = activations.numpy(), gradients.numpy()
+        return _cam_from(activations[0], gradients[0])
 
     def feature_maps(self, prediction: Prediction, layer: str, *, limit: int = 32) -> FeatureMaps:
         with self._lock:
-            if layer not in self._probes:
-                self._probes[layer] = feature_probe(self.model, layer)
-            probe = self._probes[layer]
-        return _strongest_channels(layer, probe(prediction.model_input[np.newaxis]).numpy()[0], limit)
+            probe = self._probes.pop(layer, None) or feature_probe(self.model, layer)
+            self._probes[layer] = probe  # most recently used last
+            while len(self._probes) > KEPT_PROBES:  # a class browsing all 170 layers must not keep 170 graphs
+                del self._probes[next(iter(self._probes))]
+        model_input = prediction.model_input[np.newaxis]
+        with self._turns:
+            activations = probe(model_input).numpy()[0]
+        return _strongest_channels(layer, activations, limit)
 
     def warm_up_grad_cam(self) -> float:
         """Trace the default Grad-CAM once (seconds of work) so that the first user who asks does not wait."""
         start = time.perf_counter()
         explain = self._explainer(grad_cam_layer(self.model))
-        explain(tf.zeros((1, *self.input_size, 3)), tf.constant(0, tf.int32))
+        with self._turns:
+            explain(tf.zeros((1, *self.input_size, 3)), tf.constant(0, tf.int32))
         return (time.perf_counter() - start) * 1000
 
     def _explainer(self, layer: str):

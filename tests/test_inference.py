@@ -4,6 +4,8 @@ One ResNet-50 with random weights (BatchNorm statistics included) is written to 
 loaded here once; the keras.applications reference loads the same file.
 """
 
+import threading
+import time
 from pathlib import Path
 
 import keras
@@ -13,8 +15,8 @@ import pytest
 import resnet
 from resnet import engines, images
 from resnet.errors import ImageError, UserError, WeightsUnavailable
-from resnet.inference import (UNTRAINED_LABEL, Classifier, Prediction, feature_grid, feature_maps, grad_cam,
-                              grad_cam_layer, overlay)
+from resnet.inference import (UNTRAINED_LABEL, Classifier, FeatureMaps, Prediction, feature_grid, feature_maps,
+                              grad_cam, grad_cam_layer, overlay)
 from resnet.weights import class_names
 from tests.bad_images import bad_inputs
 from tests.conftest import randomise
@@ -82,6 +84,49 @@ def test_several_images_go_through_as_one_batch_and_match_one_by_one(classifier)
     for a, b in zip(together, alone, strict=True):
         assert [s.index for s in a.top] == [s.index for s in b.top]
         np.testing.assert_allclose([s.probability for s in a.top], [s.probability for s in b.top], atol=1e-5)
+
+
+class CountingEngine:
+    """The classifier's own engine, counting how many calls are inside it at once (each made to last 50 ms)."""
+
+    def __init__(self, engine):
+        self.engine, self.inside, self.most, self.lock = engine, 0, 0, threading.Lock()
+        self.name, self.device = engine.name, engine.device
+
+    def __call__(self, batch):
+        with self.lock:
+            self.inside += 1
+            self.most = max(self.most, self.inside)
+        try:
+            time.sleep(0.05)
+            return self.engine(batch)
+        finally:
+            with self.lock:
+                self.inside -= 1
+
+
+def test_requests_from_many_sessions_run_one_at_a_time_and_all_get_their_answer(official_resnet50_h5):
+    one_at_a_time = Classifier.load("resnet50", weights=str(official_resnet50_h5), engine="tf", warm_up=False)
+    counting = one_at_a_time.engine = CountingEngine(one_at_a_time.engine)
+    data = CAT.read_bytes()
+    expected = [s.index for s in one_at_a_time.classify([data])[0].top]
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(one_at_a_time.classify([data])[0])) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 8 and all([s.index for s in a.top] == expected for a in answers)
+    assert counting.most == 1
+    two = Classifier(one_at_a_time.model, pretrained=True, weights_source="test", arch="resnet50", engine="tf",
+                     warm_up=False, concurrency=2)
+    counting = two.engine = CountingEngine(two.engine)
+    threads = [threading.Thread(target=two.classify, args=([data],)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert counting.most == 2
 
 
 def test_prediction_carries_the_crop_the_model_saw_and_reports_device_and_latency(classifier):
@@ -294,6 +339,20 @@ def test_feature_grid_tiles_channels_row_by_row():
     np.testing.assert_array_equal(grid[0:5, 7:13], maps[1])
     np.testing.assert_array_equal(grid[12:17, 7:13], maps[9])
     assert np.isnan(grid[12:17, 14:]).all() and np.isnan(grid[5]).all()  # empty tiles and gaps stay blank
+
+
+def test_feature_picture_is_the_grid_in_grey_enlarged_by_whole_pixels():
+    maps = np.random.default_rng(1).random((3, 7, 7)).astype("float32")
+    maps[0] = 0.0
+    maps[0, 0, 0] = 1.0
+    picture = FeatureMaps("layer", (0, 1, 2), maps).picture(columns=2, min_width=100)
+    factor = 100 // 15 + 1  # the grid is 15 pixels wide: 2 maps and a gap
+    assert picture.dtype == np.uint8 and picture.shape == (15 * factor, 15 * factor)
+    assert (picture[:factor, :factor] == 255).all() and (picture[factor:7 * factor, :7 * factor] == 0).all()
+    assert (picture[:, 7 * factor:8 * factor] == 255).all()  # the gap between the columns is white
+    assert (picture[8 * factor:, 8 * factor:] == 255).all()  # so is the empty fourth tile
+    np.testing.assert_array_equal(picture[8 * factor:15 * factor:factor, :7 * factor:factor],
+                                  np.rint(maps[2] * 255).astype(np.uint8))
 
 
 def test_feature_maps_of_a_dense_layer_are_refused(classifier, cat_prediction):

@@ -8,7 +8,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 import resnet
-from app.resources import model
+from app.resources import layer_table, picture
 from resnet import diagrams, table
 from resnet.diagrams import ModelSpec, PlotOptions, View
 from resnet.errors import UserError
@@ -17,24 +17,6 @@ DEFAULT_ZOOM = {"collapsed": 80, "block": 60, "stage": 50, "whole": 40}  # perce
 DIAGRAM_HEIGHT = 720  # pixels of the scrollable frame
 ZOOM_LABELS = {"collapsed": "Collapsed (one node per block)", "block": "One block", "stage": "One stage",
                "whole": "Whole network"}
-
-
-# ---- cached work: models are shared resources (app.resources), tables and pictures are data ----------------------
-
-def build(spec: ModelSpec):
-    input_shape = None if spec.input_size is None else (spec.input_size, spec.input_size, 3)
-    return model(spec.arch, include_top=spec.include_top, input_shape=input_shape, classes=spec.classes,
-                 plain=spec.plain, batch_norm=spec.batch_norm)
-
-
-@st.cache_data(show_spinner="Counting parameters and MACs…", max_entries=32)
-def layer_table(spec: ModelSpec) -> pd.DataFrame:
-    return table.layer_table(build(spec))
-
-
-@st.cache_data(show_spinner="Drawing…", max_entries=64)
-def picture(spec: ModelSpec, view: View, options: PlotOptions, fmt: str = "svg") -> bytes:
-    return diagrams.render(spec, view, options, fmt=fmt, build=build)
 
 
 # ---- controls ---------------------------------------------------------------------------------------------------

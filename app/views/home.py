@@ -3,8 +3,10 @@
 import streamlit as st
 
 import resnet
-from app.resources import model
+from app.resources import layer_table
+from resnet import table
 from resnet.architectures import catalogue
+from resnet.diagrams import ModelSpec
 
 st.title("ResNet Explorer")
 st.markdown(
@@ -17,12 +19,13 @@ st.markdown(
 name = st.selectbox("Network", list(resnet.ARCHITECTURES), index=list(resnet.ARCHITECTURES).index("resnet50"),
                     format_func=lambda n: resnet.ARCHITECTURES[n].title)
 arch = resnet.ARCHITECTURES[name]
-net = model(name)
+# The same cached table as the Architecture page's: built for real, once per server, and not kept as a model.
+whole = table.totals(layer_table(ModelSpec(arch=name)))
 left, middle, right = st.columns(3)
-left.metric("Parameters", f"{net.count_params():,}")
-middle.metric("Layers", len(net.layers))
+left.metric("Parameters", f"{whole['params']:,}")
+middle.metric("Layers", whole["layers"])
 right.metric("Input", "×".join(map(str, arch.input_shape)))
-st.caption(f"`{net.name}` · {arch.source}")
+st.caption(f"`{arch.name}` · {arch.source}")
 
 st.subheader("Every network in the table")
 st.caption("One table drives every depth. The three ResNet-50s of the course material differ in where a "

@@ -1,0 +1,59 @@
+"""app/resources.py: tables and pictures are kept per server; the networks they come from are not."""
+
+import gc
+import threading
+import time
+
+import keras
+import pytest
+
+import resnet
+from app import resources
+from resnet import table
+from resnet.diagrams import ModelSpec, PlotOptions, View
+
+
+def live_networks(name: str) -> list[keras.Model]:
+    gc.collect()
+    return [o for o in gc.get_objects() if isinstance(o, keras.Model) and o.name == name]
+
+
+def test_a_table_is_kept_and_its_network_is_not():
+    spec = ModelSpec(arch="resnet18", input_size=64, classes=7)
+    assert not live_networks("resnet18")
+    rows = resources.layer_table(spec)
+    assert not live_networks("resnet18")  # its ~45 MB of weights went with it
+    expected = resnet.build("resnet18", input_shape=(64, 64, 3), classes=7).count_params()
+    assert table.totals(rows)["params"] == expected
+
+
+def test_a_picture_is_kept_and_its_network_is_not(tmp_path, monkeypatch):
+    monkeypatch.setenv("RESNET_CACHE_DIR", str(tmp_path))  # no picture on disk yet: this one is drawn
+    svg = resources.picture(ModelSpec(arch="resnet20", classes=3), View("collapsed"), PlotOptions())
+    assert svg.lstrip().startswith(b"<?xml") and b"195 params" in svg  # the head: 64 × 3 weights + 3 biases
+    assert not live_networks("resnet20")
+
+
+def test_networks_are_built_one_at_a_time(monkeypatch):
+    inside, most, lock = [0], [0], threading.Lock()
+    real_build = ModelSpec.build
+
+    def counted_build(spec):
+        with lock:
+            inside[0] += 1
+            most[0] = max(most[0], inside[0])
+        time.sleep(0.2)  # long enough for the other threads to arrive while this one builds
+        try:
+            return real_build(spec)
+        finally:
+            with lock:
+                inside[0] -= 1
+
+    monkeypatch.setattr(ModelSpec, "build", counted_build)
+    specs = [ModelSpec(arch="resnet20", classes=c) for c in (11, 12, 13)]
+    threads = [threading.Thread(target=resources.layer_table, args=(spec,)) for spec in specs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most[0] == 1
