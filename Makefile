@@ -24,7 +24,7 @@ graphviz:
 
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
-	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; }
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver fonts-noto-color-emoji >/dev/null; }
 
 run: setup
 	$(BIN)/streamlit run app/main.py --server.port $(PORT)

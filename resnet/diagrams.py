@@ -387,15 +387,20 @@ def _dot_text(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def svg_for_html(svg: bytes, scale: float = 1.0) -> str:
-    """Graphviz's SVG as an element to put inside an HTML page, drawn at `scale` times its natural size.
+def svg_for_html(svg: bytes, scale: float | None = 1.0) -> str:
+    """Graphviz's SVG as an element to put inside an HTML page, drawn at `scale` times its natural size, or with
+    `scale=None` fitted whole into its container (100% of its width and height, proportions kept).
 
-    The XML prolog and DOCTYPE go (they are not allowed inside HTML); the size attributes are scaled while the
-    viewBox stays, so the browser redraws the vector picture sharp at any zoom.
+    The XML prolog and DOCTYPE go (they are not allowed inside HTML); the size attributes change while the viewBox
+    stays, so the browser redraws the vector picture sharp at any zoom.
     """
     text = svg.decode("utf-8")
     text = text[text.index("<svg"):]
     head_end = text.index(">")
-    head = re.sub(r'\b(width|height)="([\d.]+)pt"',
-                  lambda match: f'{match[1]}="{float(match[2]) * scale:.1f}pt"', text[:head_end])
+    if scale is None:
+        # preserveAspectRatio's default (xMidYMid meet) keeps the proportions and centres the drawing.
+        head = re.sub(r'\b(width|height)="[\d.]+pt"', lambda match: f'{match[1]}="100%"', text[:head_end])
+    else:
+        head = re.sub(r'\b(width|height)="([\d.]+)pt"',
+                      lambda match: f'{match[1]}="{float(match[2]) * scale:.1f}pt"', text[:head_end])
     return head + text[head_end:]

@@ -98,6 +98,10 @@ def test_every_zoom_level_renders_and_caches_its_svg(resnet20_page, zoom, new_dr
     # A block is drawn for the residual net and its plain twin, side by side.
     drawn = len(list(diagrams.cache_dir().iterdir()))
     assert drawn - before == new_drawings
+    # A block opens fitted into its frame, so its addition (the bottom node) is in view; the others at a percent.
+    frames = [frame.proto.srcdoc for frame in at.get("iframe")]
+    fitted = ['<svg width="100%" height="100%"' in frame for frame in frames]
+    assert len(frames) == max(new_drawings, 1) and all(fitted) == (zoom == "block") and any(fitted) == all(fitted)
     widget(at.checkbox, "Shapes").uncheck().run()
     no_errors(at)
     assert len(list(diagrams.cache_dir().iterdir())) == drawn + max(new_drawings, 1)  # new options, new drawings

@@ -187,3 +187,6 @@ def test_svg_for_html_scales_the_picture_and_drops_the_prolog(cache):
     assert embedded.startswith("<svg") and embedded.rstrip().endswith("</svg>")
     assert f'width="{width * 0.5:.1f}pt"' in embedded
     assert re.search(r'viewBox="[^"]+"', embedded)[0].encode() in svg  # the drawing itself is untouched
+    fitted = diagrams.svg_for_html(svg, scale=None)
+    assert re.match(r'<svg width="100%" height="100%"', fitted)
+    assert re.search(r'viewBox="[^"]+"', fitted)[0].encode() in svg  # the browser scales the viewBox into the frame

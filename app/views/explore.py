@@ -13,7 +13,9 @@ from resnet import diagrams, table
 from resnet.diagrams import ModelSpec, PlotOptions, View
 from resnet.errors import UserError
 
-DEFAULT_ZOOM = {"collapsed": 80, "block": 60, "stage": 50, "whole": 40}  # percent of Graphviz's natural size
+# Percent of Graphviz's natural size, or "fit": the whole drawing in the frame (a block, Add node included, at once).
+DEFAULT_ZOOM = {"collapsed": 80, "block": "fit", "stage": 50, "whole": 40}
+ZOOMS = ["fit", *range(10, 210, 10)]
 DIAGRAM_HEIGHT = 720  # pixels of the scrollable frame
 ZOOM_LABELS = {"collapsed": "Collapsed (one node per block)", "block": "One block", "stage": "One stage",
                "whole": "Whole network"}
@@ -59,16 +61,18 @@ diagram_tab, layers_tab, compare_tab = st.tabs(["Diagram", "Layers", "Compare"])
 
 # ---- the diagram ------------------------------------------------------------------------------------------------
 
-def show_svg(svg: bytes, zoom_percent: int) -> None:
+def show_svg(svg: bytes, zoom_percent: int | str) -> None:
     """The picture in a scrollable frame; the zoom slider scales the vector drawing, so it stays sharp.
 
     An iframe rather than st.html: the sanitiser of st.html drops inline SVG. The SVG is our own drawing.
     """
-    st.iframe(f'<div style="overflow:auto; height:100%; font-family:sans-serif">'
-              f"{diagrams.svg_for_html(svg, zoom_percent / 100)}</div>", height=DIAGRAM_HEIGHT)
+    # The frame's own page has 8-pixel margins: the box inside is that much shorter, so "fit" shows all of it.
+    st.iframe(f'<div style="overflow:auto; height:{DIAGRAM_HEIGHT - 24}px; font-family:sans-serif">'
+              f"{diagrams.svg_for_html(svg, None if zoom_percent == 'fit' else zoom_percent / 100)}</div>",
+              height=DIAGRAM_HEIGHT)
 
 
-def show_diagram(spec: ModelSpec, view: View, options: PlotOptions, zoom_percent: int, key: str) -> None:
+def show_diagram(spec: ModelSpec, view: View, options: PlotOptions, zoom_percent: int | str, key: str) -> None:
     try:
         svg = picture(spec, view, options)
     except diagrams.GraphvizMissing as exc:
@@ -100,8 +104,8 @@ with diagram_tab:
             rankdir=option_columns[2].radio("Direction", ["TB", "LR"], horizontal=True,
                                             format_func={"TB": "top → bottom", "LR": "left → right"}.get),
         )
-    zoom_percent = st.slider("Zoom (%)", min_value=10, max_value=200, value=DEFAULT_ZOOM[zoom], step=10,
-                             key=f"zoom_{zoom}")
+    zoom_percent = st.select_slider("Zoom (%)", ZOOMS, value=DEFAULT_ZOOM[zoom], key=f"zoom_{zoom}",
+                                    format_func=lambda z: "fit the frame" if z == "fit" else f"{z}%")
     stage_numbers = list(stages.index)
     if zoom == "block":
         kind_column, stage_column = st.columns(2)
