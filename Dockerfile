@@ -15,7 +15,8 @@ ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     TF_CPP_MIN_LOG_LEVEL=2 \
     STREAMLIT_SERVER_HEADLESS=true \
-    STREAMLIT_BROWSER_GATHER_USAGE_STATS=false
+    STREAMLIT_BROWSER_GATHER_USAGE_STATS=false \
+    MALLOC_ARENA_MAX=2
 
 # Graphviz's `dot` draws the architecture diagrams. Not version-pinned: Debian replaces a package's version with
 # each security update, so a pin would break the build (see .hadolint.yaml).

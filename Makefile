@@ -26,8 +26,10 @@ chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq chromium chromium-driver fonts-noto-color-emoji >/dev/null; }
 
+# MALLOC_ARENA_MAX: glibc gives each thread (each Streamlit session runs in one) its own malloc arena by default, and
+# each arena keeps what it freed; two arenas held a 30-session class ~90 MB lower (tests/load/README.md).
 run: setup
-	$(BIN)/streamlit run app/main.py --server.port $(PORT)
+	MALLOC_ARENA_MAX=2 $(BIN)/streamlit run app/main.py --server.port $(PORT)
 
 # What only the tests use: nginx (the reverse-proxy test) and hadolint (the Dockerfile lint).
 test-tools: $(BIN)/.installed

@@ -1,5 +1,6 @@
 """The Dockerfile, which cannot be built here: linted with hadolint (when installed), and held to `make run`."""
 
+import itertools
 import json
 import re
 import shlex
@@ -70,7 +71,12 @@ def test_container_runs_the_command_of_make_run():
     assert len(run) == 1, run
     workdir = only("WORKDIR").rstrip("/") + "/"
     command = [part.removeprefix(workdir) for part in json.loads(only("CMD"))]
-    assert command == shlex.split(run[0])  # .venv/bin/streamlit run app/main.py --server.port 8501
+    words = shlex.split(run[0])
+    settings = list(itertools.takewhile(lambda word: re.fullmatch(r"\w+=\S*", word), words))  # NAME=value first
+    assert command == words[len(settings):]  # .venv/bin/streamlit run app/main.py --server.port 8501
+    assert settings == ["MALLOC_ARENA_MAX=2"]
+    environment = shlex.split(only("ENV"))
+    assert all(setting in environment for setting in settings)  # the container runs with the same environment
     port = variables["PORT"]
     assert only("EXPOSE") == port
     assert f"localhost:{port}/_stcore/health" in only("HEALTHCHECK")

@@ -63,6 +63,17 @@ TOP5_OF = """name => {
   return chart ? chart.data[0].y : null;
 }"""
 
+# The server's own time for that photo's batch, from the caption under its heading ("… · 44 ms for 2 photos (…)"):
+# decode → top-5, waiting for its turn at the network included; the browsers' rendering is not.
+SERVER_MS_OF = """name => {
+  const heading = [...document.querySelectorAll('h3')].find(h => h.innerText.trim() === name);
+  if (!heading) return null;
+  const caption = [...document.querySelectorAll('[data-testid="stCaptionContainer"]')].find(c =>
+    /ms for \\d+ photo/.test(c.innerText) && (heading.compareDocumentPosition(c) & Node.DOCUMENT_POSITION_FOLLOWING));
+  const found = caption && caption.innerText.match(/([\\d,.]+) ms for \\d+ photo/);
+  return found ? parseFloat(found[1].replace(/,/g, '')) : null;
+}"""
+
 
 # ---- memory -----------------------------------------------------------------------------------------------------
 
@@ -140,6 +151,7 @@ class Student:
     open_s: float = 0.0
     predict_s: float = 0.0
     top5: list[str] | None = None
+    server_ms: float | None = None
     error: str | None = None
 
     async def runs(self) -> int:
@@ -174,6 +186,7 @@ class Student:
         top5 = await self.page.wait_for_function(f"() => ({TOP5_OF})({json.dumps(photo.name)})", timeout=timeout_ms)
         self.predict_s = time.perf_counter() - start
         self.top5 = await top5.json_value()
+        self.server_ms = await self.page.evaluate(f"({SERVER_MS_OF})({json.dumps(photo.name)})")
 
     async def problems(self) -> list[str]:
         found = [f"exception box: {text[:200]}" for text in
@@ -212,14 +225,15 @@ async def new_student(browser, number: int, base_url: str) -> Student:
 
 # ---- reports ----------------------------------------------------------------------------------------------------
 
-def percentiles(values: list[float]) -> str:
+def percentiles(values: list[float], unit: str = "s") -> str:
     ordered = sorted(values)
 
     def at(q):  # nearest rank
         return ordered[min(len(ordered) - 1, max(0, round(q * len(ordered) + 0.5) - 1))]
 
-    return (f"p50 {statistics.median(ordered):.2f} s · p90 {at(0.9):.2f} s · p99 {at(0.99):.2f} s · "
-            f"max {ordered[-1]:.2f} s")
+    digits = 0 if unit == "ms" else 2
+    return (f"p50 {statistics.median(ordered):.{digits}f} {unit} · p90 {at(0.9):.{digits}f} {unit} · "
+            f"p99 {at(0.99):.{digits}f} {unit} · max {ordered[-1]:.{digits}f} {unit}")
 
 
 def mb(value: int) -> str:
@@ -275,6 +289,12 @@ async def classroom(base_url: str, sessions: int, memory: MemorySampler, max_rss
           f"{os.cpu_count()} cores × {burst_s:.1f} s (the browsers share this machine with the server)")
     if predicted:
         print(f"upload → top-5 on the page: {percentiles([s.predict_s for s in predicted])}")
+        server_ms = [s.server_ms for s in predicted if s.server_ms is not None]
+        if len(server_ms) == len(predicted):
+            print(f"server, decode → top-5:     {percentiles(server_ms, 'ms')} (its turn at the network included)")
+        else:
+            ok = False
+            print(f"FAIL: {len(predicted) - len(server_ms)} pages showed no timing caption under their photo")
         print(f"page open → first top-5:    {percentiles([s.open_s for s in students if s.open_s])}")
         print(f"top-5 of session 0: {', '.join(students[0].top5 or [])}")
     for number, found in problems.items():
