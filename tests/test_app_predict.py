@@ -83,9 +83,21 @@ def test_grad_cam_follows_the_chosen_class():
     [first] = charts(at, "cam_0")
     assert array(first["data"][0]["z"]).shape == (7, 7)
     second_class = int(at.dataframe[0].value["index"][1])
-    at.selectbox(key="cam_class_0").set_value(second_class).run()
+    at.selectbox(key="cam_class_0_cat_chelsea.jpg").set_value(second_class).run()
     [second] = charts(at, "cam_0")
     assert not np.allclose(array(first["data"][0]["z"]), array(second["data"][0]["z"]))
+
+
+def test_a_new_photo_in_a_place_starts_from_its_own_top_class():
+    at = page()
+    cat_choice = at.selectbox(key="cam_class_0_cat_chelsea.jpg")
+    second_class = int(at.dataframe[0].value["index"][1])
+    cat_choice.set_value(second_class).run()
+    at.file_uploader[0].upload("cup.jpg", CUP.read_bytes(), "image/jpeg").run()  # uploads come first: place 0
+    assert not at.exception
+    cup_top = int(at.dataframe[0].value["index"][0])
+    assert at.selectbox(key="cam_class_0_cup.jpg").value == cup_top != second_class
+    assert at.selectbox(key="cam_class_0_cup.jpg").options[0].endswith(f"(#{cup_top})")
 
 
 def feature_picture(at: AppTest):
@@ -99,7 +111,7 @@ def test_feature_maps_of_the_chosen_layer_are_one_picture():
     assert not charts(at, "maps_0")  # a picture, not megabytes of chart data
     url, caption = feature_picture(at)
     assert caption.startswith("conv1_relu: the 32 most active channels (112×112 each")
-    at.selectbox(key="layer_0").set_value("conv5_block3_out").run()
+    at.selectbox(key="layer_0_cat_chelsea.jpg").set_value("conv5_block3_out").run()
     deeper_url, caption = feature_picture(at)
     assert caption.startswith("conv5_block3_out: the 32 most active channels (7×7 each") and deeper_url != url
 

@@ -42,6 +42,12 @@ def heat_chart(values, title: str) -> go.Figure:
 
 # ---- one photo -----------------------------------------------------------------------------------------------------
 
+def photo_key(name: str, number: int, prediction) -> str:
+    """A widget's key for one photo: a choice made for one photo is not carried over to the next one put in its
+    place (nor is the browser left showing that photo's option labels)."""
+    return f"{name}_{number}_{prediction.source}"
+
+
 def show_prediction(classifier, prediction, number: int) -> None:
     st.subheader(prediction.source)
     if not prediction.pretrained:
@@ -54,26 +60,30 @@ def show_prediction(classifier, prediction, number: int) -> None:
          for rank, s in enumerate(prediction.top, 1)], hide_index=True, key=f"table_{number}")
     st.caption(f"{prediction.device} · engine {prediction.engine} · {prediction.latency_ms:.0f} ms for "
                f"{prediction.batch_size} photo{'s' if prediction.batch_size > 1 else ''} (decode → top-5, one batch)")
-    if st.toggle("Show what it looked at (Grad-CAM, feature maps)", value=number == 0, key=f"explain_{number}"):
+    if st.toggle("Show what it looked at (Grad-CAM, feature maps)", value=number == 0,
+                 key=photo_key("explain", number, prediction)):
         show_explanations(classifier, prediction, number)
     st.divider()
 
 
 def show_explanations(classifier, prediction, number: int) -> None:
-    choices = {s.index: f"{s.label} ({s.probability:.1%})" for s in prediction.top}
+    # Option labels without probabilities: those change with the crop while the widget (and its labels) stays.
+    choices = {s.index: f"{s.label} (#{s.index})" for s in prediction.top}
+    probabilities = {s.index: s.probability for s in prediction.top}
     class_index = st.selectbox("Grad-CAM for the class", list(choices), format_func=choices.get,
-                               key=f"cam_class_{number}")
+                               key=photo_key("cam_class", number, prediction))
     target = grad_cam_layer(classifier.model)
     cam = classifier.grad_cam(prediction, class_index, target)
     left, right = st.columns(2)
     left.image(overlay(prediction.crop, cam),
-               caption=f"Grad-CAM of “{choices[class_index]}” over the crop: red is where evidence for it lies")
+               caption=f"Grad-CAM of “{choices[class_index]}” ({probabilities[class_index]:.1%}) over the crop: red is "
+                       "where evidence for it lies")
     right.plotly_chart(heat_chart(cam, f"{target}: {cam.shape[0]}×{cam.shape[1]} map"), key=f"cam_{number}")
 
     names = spatial_layers(classifier.model)
     layer = st.selectbox("Feature maps of the layer", names,
                          index=names.index(FIRST_FEATURE_LAYER) if FIRST_FEATURE_LAYER in names else 0,
-                         key=f"layer_{number}")
+                         key=photo_key("layer", number, prediction))
     maps = classifier.feature_maps(prediction, layer, limit=32)
     height, width = maps.maps.shape[1:]
     # An image, not a heat-map chart: the chart's data for 32 maps of 112×112 was 2.3 MB per session.
