@@ -129,6 +129,29 @@ def test_requests_from_many_sessions_run_one_at_a_time_and_all_get_their_answer(
     assert counting.most == 2
 
 
+def test_a_top5_does_not_wait_behind_a_grad_cam(classifier, cat_prediction):
+    layer = grad_cam_layer(classifier.model)
+    real = classifier._explainer(layer)
+    started, release = threading.Event(), threading.Event()
+
+    def held_explainer(*args):  # a Grad-CAM that takes as long as the test says
+        started.set()
+        release.wait(30)
+        return real(*args)
+
+    classifier._explainers[layer] = held_explainer
+    try:
+        explaining = threading.Thread(target=classifier.grad_cam, args=(cat_prediction, 0, layer))
+        explaining.start()
+        assert started.wait(30)
+        [answer] = classifier.classify([CAT.read_bytes()])  # would hang here if it queued behind the Grad-CAM
+        assert [s.index for s in answer.top] == [s.index for s in cat_prediction.top] and explaining.is_alive()
+    finally:
+        release.set()
+        explaining.join()
+        classifier._explainers[layer] = real
+
+
 def test_prediction_carries_the_crop_the_model_saw_and_reports_device_and_latency(classifier):
     rgb = images.read_image_file(CAT)
     [prediction] = classifier.classify([rgb], top=3)
