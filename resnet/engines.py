@@ -19,6 +19,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -276,15 +277,18 @@ def export_onnx(model: keras.Model, cache_dir=None, *, isolated: bool = True) ->
 
 
 def prune_exports(folder: Path, model_name: str, keep: int = KEEP_EXPORTS) -> list[Path]:
-    """Delete all but the `keep` most recently used exports of `model_name` in `folder`; returns what went.
+    """Delete all but the `keep` most recently used exports of `model_name` in `folder`, and any half-written export
+    a day old; returns what went.
 
     Each is ~100 MB for a ResNet-50 and a new one is written whenever the weights change.
     """
     pattern = re.compile(re.escape(model_name) + r"-[0-9a-f]{20}\.onnx")
     exports = sorted((path for path in Path(folder).iterdir() if pattern.fullmatch(path.name)),
                      key=lambda path: path.stat().st_mtime, reverse=True)
+    # Half-written files of exports that were killed (an export takes a minute; a day-old one is not running).
+    abandoned = [path for path in Path(folder).glob("*.onnx.part") if time.time() - path.stat().st_mtime > 86400]
     removed = []
-    for path in exports[keep:]:
+    for path in exports[keep:] + abandoned:
         with contextlib.suppress(FileNotFoundError):  # another server pruning at the same time
             path.unlink()
             removed.append(path)

@@ -4,6 +4,7 @@ One ResNet-50 with random weights (BatchNorm statistics included) is written to 
 loaded here once; the keras.applications reference loads the same file.
 """
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -237,10 +238,14 @@ def test_onnx_exports_of_older_weights_are_pruned(tmp_path):
         pytest.skip("onnxruntime/tf2onnx not installed")
     unrelated = tmp_path / "resnet50-0123456789abcdef0123.onnx"  # another network's export stays
     unrelated.write_bytes(b"x")
+    killed, running = tmp_path / "tmpkilled.onnx.part", tmp_path / "tmprunning.onnx.part"
+    killed.write_bytes(b"half")
+    running.write_bytes(b"half")
+    os.utime(killed, (time.time() - 2 * 86400,) * 2)  # an export killed two days ago; `running` is being written
     paths = [engines.export_onnx(tiny_net(seed), tmp_path, isolated=False) for seed in range(engines.KEEP_EXPORTS + 2)]
     assert len(set(paths)) == len(paths)  # new weights, new file
     assert sorted(tmp_path.glob("tiny-*.onnx")) == sorted(paths[-engines.KEEP_EXPORTS:])
-    assert unrelated.exists()
+    assert unrelated.exists() and running.exists() and not killed.exists()
     # Using an export again makes it recent: the next new one prunes the oldest unused one instead.
     oldest = len(paths) - engines.KEEP_EXPORTS
     survivor = paths[oldest]
@@ -353,6 +358,19 @@ def test_cached_feature_maps_equal_the_plain_function(classifier, cat_prediction
     assert cached.channels == plain.channels
     np.testing.assert_allclose(cached.maps, plain.maps, atol=1e-5)
     assert cached.grid(columns=4).shape == (2 * 28 + 1, 4 * 28 + 3)
+
+
+def test_only_the_most_recently_used_feature_probes_are_kept(classifier, cat_prediction):
+    from resnet.inference import KEPT_PROBES, spatial_layers
+
+    layers = spatial_layers(classifier.model)[-(KEPT_PROBES + 3):]  # small late maps: quick to trace and run
+    for layer in layers:
+        classifier.feature_maps(cat_prediction, layer, limit=2)
+    kept = list(classifier._probes)
+    assert kept == layers[-KEPT_PROBES:]  # a class browsing every layer does not keep a traced graph for each
+    again = classifier.feature_maps(cat_prediction, layers[0], limit=4)  # an evicted layer is traced anew
+    plain = feature_maps(classifier.model, cat_prediction.model_input, layers[0], limit=4)
+    assert again.channels == plain.channels and list(classifier._probes)[-1] == layers[0]
 
 
 def test_feature_grid_tiles_channels_row_by_row():
