@@ -38,6 +38,13 @@ def layer_table(spec: ModelSpec) -> pd.DataFrame:
 
 @st.cache_data(show_spinner="Drawing…", max_entries=64)
 def picture(spec: ModelSpec, view: View, options: PlotOptions, fmt: str = "svg") -> bytes:
-    image = diagrams.render(spec, view, options, fmt=fmt, build=build)
-    _free_networks()
+    built = []  # render builds only when its disk cache misses; a hit (< 1 ms) should not pay for a collection
+
+    def build_and_note(spec: ModelSpec):
+        built.append(spec)
+        return build(spec)
+
+    image = diagrams.render(spec, view, options, fmt=fmt, build=build_and_note)
+    if built:
+        _free_networks()
     return image

@@ -397,10 +397,10 @@ def svg_for_html(svg: bytes, scale: float | None = 1.0) -> str:
     text = svg.decode("utf-8")
     text = text[text.index("<svg"):]
     head_end = text.index(">")
-    if scale is None:
-        # preserveAspectRatio's default (xMidYMid meet) keeps the proportions and centres the drawing.
-        head = re.sub(r'\b(width|height)="[\d.]+pt"', lambda match: f'{match[1]}="100%"', text[:head_end])
-    else:
-        head = re.sub(r'\b(width|height)="([\d.]+)pt"',
-                      lambda match: f'{match[1]}="{float(match[2]) * scale:.1f}pt"', text[:head_end])
-    return head + text[head_end:]
+
+    def size(match) -> str:
+        # Fitted: preserveAspectRatio's default (xMidYMid meet) keeps the proportions and centres the drawing.
+        value = "100%" if scale is None else f"{float(match[2]) * scale:.1f}pt"
+        return f'{match[1]}="{value}"'
+
+    return re.sub(r'\b(width|height)="([\d.]+)pt"', size, text[:head_end]) + text[head_end:]

@@ -286,7 +286,8 @@ def prune_exports(folder: Path, model_name: str, keep: int = KEEP_EXPORTS) -> li
     exports = sorted((path for path in Path(folder).iterdir() if pattern.fullmatch(path.name)),
                      key=lambda path: path.stat().st_mtime, reverse=True)
     # Half-written files of exports that were killed (an export takes a minute; a day-old one is not running).
-    abandoned = [path for path in Path(folder).glob("*.onnx.part") if time.time() - path.stat().st_mtime > 86400]
+    day_ago = time.time() - 86400
+    abandoned = [path for path in Path(folder).glob("*.onnx.part") if path.stat().st_mtime < day_ago]
     removed = []
     for path in exports[keep:] + abandoned:
         with contextlib.suppress(FileNotFoundError):  # another server pruning at the same time

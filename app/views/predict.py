@@ -18,10 +18,15 @@ FIRST_FEATURE_LAYER = "conv1_relu"
 
 # ---- figures -------------------------------------------------------------------------------------------------------
 
+def class_name(score) -> str:
+    """How a class is named on this page (tests/load/classroom.py reads the top-5 back in this form)."""
+    return f"{score.label} (#{score.index})"
+
+
 def top_chart(prediction) -> go.Figure:
     scores = prediction.top
     figure = go.Figure(go.Bar(
-        x=[s.probability for s in scores], y=[f"{s.label} (#{s.index})" for s in scores], orientation="h",
+        x=[s.probability for s in scores], y=[class_name(s) for s in scores], orientation="h",
         text=[f"{s.probability:.1%}" for s in scores], textposition="auto",
         marker_color="#1f77b4" if prediction.pretrained else "#9e9e9e",
         hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
@@ -68,16 +73,15 @@ def show_prediction(classifier, prediction, number: int) -> None:
 
 def show_explanations(classifier, prediction, number: int) -> None:
     # Option labels without probabilities: those change with the crop while the widget (and its labels) stays.
-    choices = {s.index: f"{s.label} (#{s.index})" for s in prediction.top}
-    probabilities = {s.index: s.probability for s in prediction.top}
-    class_index = st.selectbox("Grad-CAM for the class", list(choices), format_func=choices.get,
+    scores = {s.index: s for s in prediction.top}
+    class_index = st.selectbox("Grad-CAM for the class", list(scores), format_func=lambda i: class_name(scores[i]),
                                key=photo_key("cam_class", number, prediction))
     target = grad_cam_layer(classifier.model)
     cam = classifier.grad_cam(prediction, class_index, target)
     left, right = st.columns(2)
     left.image(overlay(prediction.crop, cam),
-               caption=f"Grad-CAM of “{choices[class_index]}” ({probabilities[class_index]:.1%}) over the crop: red is "
-                       "where evidence for it lies")
+               caption=f"Grad-CAM of “{class_name(scores[class_index])}” ({scores[class_index].probability:.1%}) over "
+                       "the crop: red is where evidence for it lies")
     right.plotly_chart(heat_chart(cam, f"{target}: {cam.shape[0]}×{cam.shape[1]} map"), key=f"cam_{number}")
 
     names = spatial_layers(classifier.model)
