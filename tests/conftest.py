@@ -1,12 +1,55 @@
 """Shared fixtures. The big models are built once per session; weight files are made here, never downloaded."""
 
+import contextlib
 import os
+import threading
+import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+
+def run_together(*calls) -> None:
+    """Run each call in a thread of its own, all started at once; wait for all, then raise the first exception any
+    of them raised (a failure in a thread would otherwise only be printed)."""
+    errors = []
+
+    def guarded(call):
+        try:
+            call()
+        except BaseException as exc:  # noqa: BLE001 -- re-raised below, in the test's own thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+class AtOnce:
+    """How many threads were inside `hold()` at the same time, at most. Each stays `seconds`, long enough for the
+    others to arrive while it is inside, so that nothing but a lock can keep them apart."""
+
+    def __init__(self, seconds: float = 0.05):
+        self.seconds, self.inside, self.most, self._lock = seconds, 0, 0, threading.Lock()
+
+    @contextlib.contextmanager
+    def hold(self):
+        with self._lock:
+            self.inside += 1
+            self.most = max(self.most, self.inside)
+        try:
+            time.sleep(self.seconds)
+            yield
+        finally:
+            with self._lock:
+                self.inside -= 1
 
 
 def randomise(model, seed=0, logit_std=5.0):

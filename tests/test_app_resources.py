@@ -1,16 +1,15 @@
 """app/resources.py: tables and pictures are kept per server; the networks they come from are not."""
 
+import functools
 import gc
-import threading
-import time
 
 import keras
-import pytest
 
 import resnet
 from app import resources
 from resnet import table
 from resnet.diagrams import ModelSpec, PlotOptions, View
+from tests.conftest import AtOnce, run_together
 
 
 def live_networks(name: str) -> list[keras.Model]:
@@ -36,25 +35,14 @@ def test_a_picture_is_kept_and_its_network_is_not(tmp_path, monkeypatch):
 
 
 def test_networks_are_built_one_at_a_time(monkeypatch):
-    inside, most, lock = [0], [0], threading.Lock()
+    at_once = AtOnce(0.2)  # a build is held long enough for the other threads to arrive while it runs
     real_build = ModelSpec.build
 
     def counted_build(spec):
-        with lock:
-            inside[0] += 1
-            most[0] = max(most[0], inside[0])
-        time.sleep(0.2)  # long enough for the other threads to arrive while this one builds
-        try:
+        with at_once.hold():
             return real_build(spec)
-        finally:
-            with lock:
-                inside[0] -= 1
 
     monkeypatch.setattr(ModelSpec, "build", counted_build)
     specs = [ModelSpec(arch="resnet20", classes=c) for c in (11, 12, 13)]
-    threads = [threading.Thread(target=resources.layer_table, args=(spec,)) for spec in specs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert most[0] == 1
+    run_together(*(functools.partial(resources.layer_table, spec) for spec in specs))
+    assert at_once.most == 1

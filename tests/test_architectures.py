@@ -1,7 +1,5 @@
 """The architecture table: every row builds, with the published parameter counts and the seeds' differences."""
 
-import threading
-
 import keras
 import numpy as np
 import pytest
@@ -9,6 +7,7 @@ import pytest
 import resnet
 from resnet.architectures import HEAD, STEM, block_model, locate, stage_model
 from resnet.errors import UnknownArchitecture, UserError
+from tests.conftest import run_together
 
 
 def trainable(model):
@@ -98,21 +97,13 @@ def test_seeded_build_is_the_same_while_other_threads_build():
     # The app builds in several threads at once (sessions, the start-up warm-up); keras' global generator and
     # Python's `random` are shared by all of them, so a seeded build must not draw from either.
     alone = resnet.build("resnet20", seed=3).get_weights()
-    results, errors = {}, []
+    results = {"seeded": [], "free": []}
 
     def work(key, seed):
-        try:
-            for _ in range(3):
-                results.setdefault(key, []).append(resnet.build("resnet20", seed=seed).get_weights())
-        except Exception as exc:  # noqa: BLE001 -- reported below
-            errors.append(exc)
+        for _ in range(3):
+            results[key].append(resnet.build("resnet20", seed=seed).get_weights())
 
-    threads = [threading.Thread(target=work, args=("seeded", 3)), threading.Thread(target=work, args=("free", None))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert not errors
+    run_together(lambda: work("seeded", 3), lambda: work("free", None))
     for weights in results["seeded"]:
         assert all(np.array_equal(x, y) for x, y in zip(alone, weights, strict=True))
     assert not np.array_equal(results["free"][0][0], results["free"][1][0])  # unseeded builds stay random

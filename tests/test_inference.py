@@ -20,7 +20,7 @@ from resnet.inference import (UNTRAINED_LABEL, Classifier, FeatureMaps, Predicti
                               grad_cam, grad_cam_layer, overlay)
 from resnet.weights import class_names
 from tests.bad_images import bad_inputs
-from tests.conftest import randomise
+from tests.conftest import AtOnce, randomise, run_together
 
 SAMPLES = Path(__file__).resolve().parents[1] / "assets" / "samples"
 CAT = SAMPLES / "cat_chelsea.jpg"
@@ -91,19 +91,12 @@ class CountingEngine:
     """The classifier's own engine, counting how many calls are inside it at once (each made to last 50 ms)."""
 
     def __init__(self, engine):
-        self.engine, self.inside, self.most, self.lock = engine, 0, 0, threading.Lock()
+        self.engine, self.at_once = engine, AtOnce(0.05)
         self.name, self.device = engine.name, engine.device
 
     def __call__(self, batch):
-        with self.lock:
-            self.inside += 1
-            self.most = max(self.most, self.inside)
-        try:
-            time.sleep(0.05)
+        with self.at_once.hold():
             return self.engine(batch)
-        finally:
-            with self.lock:
-                self.inside -= 1
 
 
 def test_requests_from_many_sessions_run_one_at_a_time_and_all_get_their_answer(official_resnet50_h5):
@@ -112,22 +105,14 @@ def test_requests_from_many_sessions_run_one_at_a_time_and_all_get_their_answer(
     data = CAT.read_bytes()
     expected = [s.index for s in one_at_a_time.classify([data])[0].top]
     answers = []
-    threads = [threading.Thread(target=lambda: answers.append(one_at_a_time.classify([data])[0])) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_together(*[lambda: answers.append(one_at_a_time.classify([data])[0])] * 8)
     assert len(answers) == 8 and all([s.index for s in a.top] == expected for a in answers)
-    assert counting.most == 1
+    assert counting.at_once.most == 1
     two = Classifier(one_at_a_time.model, pretrained=True, weights_source="test", arch="resnet50", engine="tf",
                      warm_up=False, concurrency=2)
     counting = two.engine = CountingEngine(two.engine)
-    threads = [threading.Thread(target=two.classify, args=([data],)) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert counting.most == 2
+    run_together(*[lambda: two.classify([data])] * 8)
+    assert counting.at_once.most == 2
 
 
 def test_a_top5_does_not_wait_behind_a_grad_cam(classifier, cat_prediction):

@@ -1,11 +1,13 @@
 """Run limits: one dataclass of bounds, overridable from the environment, and the server-wide run registry."""
 
+import functools
 import threading
 
 import pytest
 
 from resnet.errors import RunRefused
 from resnet.limits import Limits, RunRegistry
+from tests.conftest import run_together
 
 
 def test_environment_variables_override_the_defaults():
@@ -56,9 +58,5 @@ def test_the_cap_holds_under_concurrent_requests():
         except RunRefused:
             pass
 
-    threads = [threading.Thread(target=ask, args=(f"s{i}",)) for i in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_together(*(functools.partial(ask, f"s{i}") for i in range(20)))
     assert len(granted) == 3 == registry.active
