@@ -17,9 +17,11 @@ warmed: list[Classifier] = []  # what the start-up thread built (the same object
 
 @st.cache_resource(show_spinner="Loading the network and warming it up…", max_entries=2)
 def get_classifier(arch: str = "resnet50") -> Classifier:
-    # Random weights are allowed here only because the page labels every result they give as UNTRAINED.
-    classifier = Classifier.load(arch, "imagenet", allow_untrained=True)
-    classifier.warm_up_grad_cam()
+    # Random weights are allowed here only because the page labels every result they give as UNTRAINED. fp32 is
+    # the classifier's own precision; bf16 is asked for per request (the page's switch), where the hardware has it.
+    classifier = Classifier.load(arch, "imagenet", allow_untrained=True, precision="fp32", background=True)
+    # Tracing Grad-CAM takes seconds: done beside the first answers, not before them.
+    threading.Thread(target=classifier.warm_up_grad_cam, daemon=True, name=f"warm-grad-cam-{arch}").start()
     return classifier
 
 

@@ -21,7 +21,10 @@ from pathlib import Path
 import numpy as np
 
 SAMPLE = Path(__file__).resolve().parent.parent / "assets" / "samples" / "cat_chelsea.jpg"
-TARGET_RATIO = 1.1  # the app's warm bytes → top-5 against ONNX Runtime's bare forward pass
+TARGET_RATIO = 1.1  # the app's warm bytes → top-5 against the fastest bare fp32 forward pass
+BF16_TARGET = 0.6  # bf16 forward pass against fp32's, on the same engine
+# A cold CLI run: its process tree's peak memory, and its wall time over a warm run's.
+COLD_TARGETS = {"peak_mb": 2048, "wall_ratio": 2.0}
 
 
 @dataclass
@@ -70,24 +73,23 @@ class Context:
 
     @cached_property
     def engines(self) -> dict:
-        """Every engine that can run here, each with its first call timed; the classifier's own is reused."""
-        from resnet import engines
+        """Every fp32 engine that runs here, each built from scratch with its set-up and first call timed (the
+        `choice` section compares them with engines.SETUP_S), and bf16 where the hardware has it."""
+        from resnet import devices, engines
 
-        found = {self.classifier.engine.name: self.classifier.engine}
-        names = ["tf", "tf-folded"] + (["onnx"] if engines.onnx_available() else [])
+        found = {}
+        names = ["tf", "tf-folded"] + (["openvino"] if engines.openvino_available() else [])
         for name in names:
-            if name in found:
-                continue
             began = time.perf_counter()
-            found[name] = engines.make_engine(self.model, name)
+            found[name] = engines.make_engine(self.model, name, "fp32")
             self.build_times[name] = _ms_since(began)
             began = time.perf_counter()
             found[name](self.batch(1))
             self.first_calls[name] = _ms_since(began)
-        if engines.onnx_available():  # how ONNX Runtime fares when other work shares the cores
-            single = engines.OnnxEngine(self.model, threads=1)
-            single(self.batch(1))
-            found[single.name] = single
+        if devices.bf16_unavailable() is None:
+            engine = engines.make_engine(self.model, None, "bf16")
+            engine(self.batch(1))
+            found[f"{engine.name} bf16"] = engine
         return found
 
     @cached_property
@@ -140,16 +142,15 @@ def warm_paths(context: Context) -> Section:
     section.data["classifier_engine"] = classifier.engine.name
     section.data["device"] = classifier.device
     app = medians["bytes → top-5 (app)"]
-    if "forward onnx" in medians:
-        ratio = app / medians["forward onnx"]
-        section.data["target_ratio"] = ratio
-        verdict = (f"met (≤ {TARGET_RATIO:.2f}×)" if ratio <= TARGET_RATIO else
-                   f"MISSED by {(ratio / TARGET_RATIO - 1) * 100:.1f}% (decode + crop + preprocess + top-k cost "
-                   f"{app - medians['forward ' + classifier.engine.name]:.1f} ms over the forward pass)")
-        section.lines.append(f"Target: bytes → top-5 {app:.1f} ms is {ratio:.2f}× ONNX Runtime's bare forward pass "
-                             f"{medians['forward onnx']:.1f} ms: {verdict}")
-    else:
-        section.lines.append("Target not checked: ONNX Runtime (onnxruntime + tf2onnx) is not installed")
+    fp32 = {name: medians[f"forward {name}"] for name in context.engines if not name.endswith("bf16")}
+    fastest = min(fp32, key=fp32.get)
+    ratio = app / fp32[fastest]
+    section.data.update(target_ratio=ratio, fastest_fp32=fastest)
+    verdict = (f"met (≤ {TARGET_RATIO:.2f}×)" if ratio <= TARGET_RATIO else
+               f"MISSED by {(ratio / TARGET_RATIO - 1) * 100:.1f}% (decode + crop + preprocess + top-k cost "
+               f"{app - medians['forward ' + classifier.engine.name]:.1f} ms over the forward pass)")
+    section.lines.append(f"Target: bytes → top-5 {app:.1f} ms (engine {classifier.engine.name}) is {ratio:.2f}× the "
+                         f"fastest fp32 forward pass ({fastest}, {fp32[fastest]:.1f} ms): {verdict}")
     return section
 
 
@@ -205,11 +206,8 @@ def _fresh_classifier_first_request(context: Context) -> float:
 
 def training_overhead(context: Context) -> Section:
     """The gradient lab's per-kernel gradient-norm tracking against a bare train step (resnet.training)."""
-    try:
-        from resnet.training import step_overhead
-    except ImportError:
-        return Section("training", "Gradient tracking overhead", lines=["skipped: resnet.training.step_overhead "
-                                                                         "is not available"])
+    from resnet.training import step_overhead
+
     steps = max(3, context.runs // 2)
     result = step_overhead("resnet20", batch=64, steps=steps)
     section = Section("training", f"Train step of resnet20, batch 64 (median of {steps} interleaved steps)",
@@ -225,10 +223,104 @@ def memory(context: Context) -> Section:
     peak_mb = peak_rss_mb()
     load = os.getloadavg()
     section.data.update(peak_rss_mb=peak_mb, load_average=load, cpus=os.cpu_count(), started_load=context.load)
-    section.lines.append(f"peak resident memory of this process: {peak_mb:.0f} MB (getrusage ru_maxrss; the ONNX "
-                         "export runs in a child process and is not counted)")
+    section.lines.append(f"peak resident memory of this process: {peak_mb:.0f} MB (getrusage ru_maxrss, every engine "
+                         "above and the gradient lab's networks included)")
     section.lines.append(f"{os.cpu_count()} CPUs; load average {context.load[0]:.2f} at the start, {load[0]:.2f} "
                          "at the end (above 0 means other processes shared the cores)")
+    return section
+
+
+def engine_choice(context: Context) -> Section:
+    """What each engine costs before its first answer and per photo after it, against the table the CLI chooses by
+    (engines.SETUP_S, PER_PHOTO_S): the number of photos from which a conversion pays for itself."""
+    from resnet import engines
+
+    context.engines  # noqa: B018 -- builds every engine from scratch, timing set-up and first call
+    x1 = context.batch(1)
+    fp32 = {name: engine for name, engine in context.engines.items() if name in engines.SETUP_S}
+    runs = max(5, context.runs // 2)
+    per_photo = {name: statistics.median(values) / 1000 for name, values in
+                 interleaved({name: (lambda e=engine: e(x1)) for name, engine in fp32.items()}, runs).items()}
+    setup = {name: (context.build_times[name] + context.first_calls[name]) / 1000 for name in fp32}
+    section = Section("choice", "Engine set-up and per-photo cost, measured here against the CLI's table (seconds)")
+    for name in fp32:
+        section.lines.append(f"{name:<10} set-up {setup[name]:5.2f} s (table {engines.SETUP_S[name]:.2f}), per photo "
+                             f"{per_photo[name] * 1000:6.1f} ms (table {engines.PER_PHOTO_S[name] * 1000:.1f})")
+    if "openvino" in fp32 and per_photo["tf"] > per_photo["openvino"]:
+        measured = (setup["openvino"] - setup["tf"]) / (per_photo["tf"] - per_photo["openvino"])
+        tabled = ((engines.SETUP_S["openvino"] - engines.SETUP_S["tf"])
+                  / (engines.PER_PHOTO_S["tf"] - engines.PER_PHOTO_S["openvino"]))
+        section.data.update(break_even_photos=measured, table_break_even_photos=tabled)
+        section.lines.append(f"OpenVINO pays for its conversion from {measured:.0f} photos here (the table says "
+                             f"{tabled:.0f}); below that the CLI answers with plain TensorFlow")
+    section.data.update(setup_s=setup, per_photo_s=per_photo)
+    return section
+
+
+def precision(context: Context) -> Section:
+    """bf16 against fp32 on the same engine, where the hardware has bf16; the top-5 of every sample photo in both."""
+    from resnet import devices
+    from resnet.inference import sample_images
+
+    reason = devices.bf16_unavailable()
+    section = Section("precision", "bf16 against fp32")
+    if reason:
+        section.lines.append(f"bf16 not measured: {reason}")
+        return section
+    bf16_name = next(name for name in context.engines if name.endswith(" bf16"))
+    fp32_engine = context.engines[bf16_name.removesuffix(" bf16")]
+    bf16_engine = context.engines[bf16_name]
+    x1 = context.batch(1)
+    times = interleaved({"fp32": lambda: fp32_engine(x1), "bf16": lambda: bf16_engine(x1)}, context.runs)
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    section.timings = [Timing(f"forward {bf16_name.removesuffix(' bf16')} {name}", ms, context.runs)
+                       for name, ms in medians.items()]
+    ratio = medians["bf16"] / medians["fp32"]
+    section.data["bf16_ratio"] = ratio
+    section.lines.append(f"Target: bf16 {ratio:.2f}× fp32: {'met' if ratio <= BF16_TARGET else 'MISSED'} "
+                         f"(≤ {BF16_TARGET:.2f}×)")
+    from resnet import images
+
+    for name, path in sample_images().items():
+        x = images.preprocess(images.crop_for_model(images.read_image_file(path))[np.newaxis], "caffe")
+        p32, p16 = fp32_engine(x)[0], bf16_engine(x)[0]
+        top32, top16 = np.argsort(-p32)[:5], np.argsort(-p16)[:5]
+        section.lines.append(f"{name}: top-1 {'same' if top32[0] == top16[0] else 'DIFFERS'}, top-5 overlap "
+                             f"{len(set(top32) & set(top16))}/5, max |Δp| {np.abs(p32 - p16).max():.4f}")
+    return section
+
+
+def cold(context: Context) -> Section:
+    """`python -m resnet predict PHOTO --allow-untrained` as a newcomer runs it: a new process, empty caches (no
+    Keras home, no cache folder), then the same again warm; the whole process tree's peak memory sampled."""
+    import sys
+    import tempfile
+
+    from resnet.processes import run_measured
+
+    command = [sys.executable, "-m", "resnet", "predict", str(SAMPLE), "--allow-untrained", "--json"]
+    section = Section("cold", "A newcomer's first `python -m resnet predict` (new process, empty caches), then warm")
+    with tempfile.TemporaryDirectory() as empty:
+        home = Path(empty)
+        env = dict(os.environ, KERAS_HOME=str(home / "keras"), XDG_CACHE_HOME=str(home / "cache"),
+                   RESNET_CACHE_DIR=str(home / "resnet-cache"), TF_CPP_MIN_LOG_LEVEL="2",
+                   RESNET_WEIGHTS_ORIGIN=(home / "no-mirror").as_uri())  # no weights: nothing is downloaded
+        env.pop("RESNET_WEIGHTS", None)
+        env.pop("RESNET_WEIGHTS_DIR", None)
+        runs = {label: run_measured(command, env=env, cwd=SAMPLE.parents[2]) for label in ("cold", "warm")}
+    for label, measured in runs.items():
+        if measured.returncode != 0:
+            section.lines.append(f"{label} run FAILED (exit {measured.returncode}): "
+                                 f"{(measured.stderr.strip().splitlines() or [''])[-1]}")
+            return section
+        section.timings.append(Timing(f"{label} run, wall", measured.seconds * 1000, 1,
+                                      f"peak {measured.peak_rss_bytes / 2**20:.0f} MB, process tree"))
+    peak_mb = runs["cold"].peak_rss_bytes / 2**20
+    ratio = runs["cold"].seconds / runs["warm"].seconds
+    section.data.update(cold_peak_mb=peak_mb, wall_ratio=ratio)
+    met = peak_mb <= COLD_TARGETS["peak_mb"] and ratio <= COLD_TARGETS["wall_ratio"]
+    section.lines.append(f"Target: cold peak {peak_mb:.0f} MB (≤ {COLD_TARGETS['peak_mb']} MB), cold wall {ratio:.2f}× "
+                         f"warm (≤ {COLD_TARGETS['wall_ratio']:.1f}×): {'met' if met else 'MISSED'}")
     return section
 
 
@@ -236,8 +328,8 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports kilobytes
 
 
-SECTIONS: list[Callable[[Context], Section]] = [warm_paths, batching, model_predict, first_calls, training_overhead,
-                                                memory]
+SECTIONS: list[Callable[[Context], Section]] = [cold, warm_paths, engine_choice, precision, batching, model_predict,
+                                                first_calls, training_overhead, memory]
 
 
 def run(runs: int = 20, only: list[str] | None = None,

@@ -1,154 +1,170 @@
-"""Forward-pass engines: one model, three ways to run it fast, all giving the same probabilities.
+"""Forward-pass engines: one model, several ways to run it, all giving the same probabilities.
 
-- `tf`: the Keras model itself under one `tf.function` with a fixed input signature (batch dimension free), so a
-  call never re-traces and skips `model.predict`'s per-call set-up (tens of milliseconds at batch 1).
-- `tf-folded`: the same, on a twin of the model whose BatchNormalization layers are folded into the kernels and
-  biases of the convolutions before them (inference only: the moving statistics are constants).
-- `onnx`: ONNX Runtime on the folded twin, exported once with tf2onnx and cached on disk under a hash of the
-  weights; the fastest on CPU here. Optional: absent onnxruntime/tf2onnx only removes it from "auto".
+- `tf`: the Keras model under one `tf.function` with a fixed input signature (batch dimension free), so a call
+  never re-traces and skips `model.predict`'s per-call set-up. Ready at once: nothing to convert.
+- `tf-folded`: the same on a twin whose BatchNormalization layers are folded into the convolutions before them
+  (inference only: the moving statistics are constants). Folding a ResNet-50 takes about a second.
+- `openvino`: OpenVINO's CPU runtime on the folded twin, converted in this process straight from the folded
+  `tf.function` (`openvino.convert_model`, ~2 s and no extra process; the tf2onnx export it replaced took 48 s and
+  7.4 GB). The fastest on a CPU here; the only one that runs bf16 on CPUs with bf16 instructions.
+
+Precision: fp32 everywhere by default (what keras.applications computes); bf16 where the hardware has it
+(`resnet.devices.bf16_unavailable`): OpenVINO on such a CPU, a mixed_bfloat16 twin in TensorFlow on a GPU.
 
 TensorFlow stays the reference (tests check each engine against it) and the engine for gradients (Grad-CAM).
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
-import re
-import subprocess
-import sys
-import tempfile
-import time
-import warnings
-from pathlib import Path
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-ENGINES = ("auto", "tf", "tf-folded", "onnx")
-ONNX_OPSET = 17
-KEEP_EXPORTS = 3  # exported files kept per network name: a few weight sets (trained, random, fine-tuned), not all
+from resnet import devices
+from resnet.devices import PRECISIONS
+from resnet.errors import UserError
+
+ENGINES = ("auto", "tf", "tf-folded", "openvino")
 _INPUT_NAME = "input"
 
-
-def has_gpu() -> bool:
-    return bool(tf.config.list_physical_devices("GPU"))
-
-
-def device_name() -> str:
-    """The GPU TensorFlow runs on, by name, or "CPU (<model name>)"."""
-    gpus = tf.config.list_physical_devices("GPU")
-    if gpus:
-        details = tf.config.experimental.get_device_details(gpus[0])
-        return details.get("device_name", gpus[0].name)
-    return cpu_name()
+# What each engine costs a ResNet-50 on a 2-core AVX2 CPU (`python -m resnet bench`, section "choice", measures them
+# again on any machine): seconds before its first answer (folding, tracing, converting, the first call) and seconds
+# per photo after that. The CLI picks the engine with the least total for the photos it was given, so one photo never
+# pays a conversion that a hundred would earn back.
+SETUP_S = {"tf": 1.5, "tf-folded": 2.1, "openvino": 4.3}
+PER_PHOTO_S = {"tf": 0.074, "tf-folded": 0.066, "openvino": 0.046}
 
 
-def cpu_name() -> str:
-    model = _cpu_model()
-    return f"CPU ({model})" if model else "CPU"
-
-
-def _cpu_model() -> str:
+def openvino_available() -> bool:
     try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return " ".join(line.split(":", 1)[1].split())
-    except OSError:
-        pass
-    return ""
-
-
-def onnx_available() -> bool:
-    try:
-        import onnxruntime  # noqa: F401
-        import tf2onnx  # noqa: F401
+        import openvino  # noqa: F401, PLC0415 -- optional: its absence only removes the engine
     except ImportError:
         return False
     return True
 
 
 def default_engine() -> str:
-    """The engine asked for by RESNET_ENGINE (e.g. "tf" to skip the ONNX export), else "auto"."""
-    from resnet.errors import UserError
-
+    """The engine asked for by RESNET_ENGINE (e.g. "tf" to never convert anything), else "auto"."""
     value = os.environ.get("RESNET_ENGINE") or "auto"
     if value not in ENGINES:
         raise UserError(f"RESNET_ENGINE is {value!r}; use one of {', '.join(ENGINES)}")
     return value
 
 
-def resolve_engine(engine: str) -> str:
-    """"auto" → ONNX Runtime on CPU when installed, TensorFlow (folded) on a GPU."""
+def default_precision() -> str:
+    """The precision asked for by RESNET_PRECISION, else fp32."""
+    value = os.environ.get("RESNET_PRECISION") or "fp32"
+    if value not in PRECISIONS:
+        raise UserError(f"RESNET_PRECISION is {value!r}; use one of {', '.join(PRECISIONS)}")
+    return value
+
+
+def resolve_engine(engine: str, *, gpu: bool | None = None, openvino: bool | None = None) -> str:
+    """"auto" → OpenVINO on a CPU where it is installed, TensorFlow with BatchNorm folded on a GPU (OpenVINO's CPU
+    runtime would leave the GPU idle) or without OpenVINO."""
     if engine not in ENGINES:
         raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
     if engine != "auto":
         return engine
-    if has_gpu() or not onnx_available():
-        return "tf-folded"
-    return "onnx"
+    gpu = devices.has_gpu() if gpu is None else gpu
+    openvino = openvino_available() if openvino is None else openvino
+    return "openvino" if openvino and not gpu else "tf-folded"
+
+
+def engine_for_photos(photos: int, *, gpu: bool | None = None, openvino: bool | None = None) -> str:
+    """The engine that answers `photos` photos soonest, set-up included (see SETUP_S): what "auto" means in the CLI."""
+    best = resolve_engine("auto", gpu=gpu, openvino=openvino)
+    candidates = [name for name in SETUP_S if name != "openvino" or best == "openvino"]
+    return min(candidates, key=lambda name: SETUP_S[name] + photos * PER_PHOTO_S[name])
+
+
+def check_precision(precision: str, engine: str) -> None:
+    """Refuse bf16 where it would not be fast, unless an engine that emulates it (TensorFlow) is named outright."""
+    if precision not in PRECISIONS:
+        raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if precision == "bf16" and engine in ("auto", "openvino"):
+        reason = devices.bf16_unavailable()
+        if reason:
+            raise UserError(f"bf16 is not offered here: {reason}; use fp32 (or --engine tf-folded to emulate bf16, "
+                            "slowly)")
 
 
 class TensorFlowEngine:
     """A Keras model behind one traced `tf.function`: batch in, probabilities out."""
 
-    def __init__(self, model: keras.Model, name: str = "tf"):
+    def __init__(self, model: keras.Model, name: str = "tf", precision: str = "fp32"):
         self.name = name
-        self.model = model
+        self.precision = precision
+        self.model = bf16_twin(model) if precision == "bf16" else model
         signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name=_INPUT_NAME)]
-        self._forward = tf.function(lambda x: model(x, training=False), input_signature=signature)
+        self._forward = tf.function(lambda x: tf.cast(self.model(x, training=False), tf.float32),
+                                    input_signature=signature)
 
     @property
     def device(self) -> str:
-        return device_name()
+        return devices.device_name()
+
+    def concrete_function(self):
+        """The traced graph (traced now if it was not yet): what OpenVINO converts."""
+        return self._forward.get_concrete_function()
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return self._forward(tf.convert_to_tensor(batch, tf.float32)).numpy()
 
 
-class OnnxEngine:
-    """ONNX Runtime on CPU, from a model exported with tf2onnx (cached on disk by weight hash)."""
+class OpenVinoEngine:
+    """OpenVINO's CPU runtime on the graph of a (folded) TensorFlowEngine, converted in this process."""
 
-    def __init__(self, model: keras.Model, cache_dir: str | os.PathLike | None = None, *, threads: int = 0):
-        """`threads`: ONNX Runtime's intra-op threads; 0 = one per physical core (best on an otherwise idle CPU,
-        while one thread holds up better when other processes keep the cores busy)."""
-        import onnxruntime as ort
+    def __init__(self, source: TensorFlowEngine, precision: str = "fp32"):
+        import openvino  # noqa: PLC0415 -- optional dependency, see openvino_available
 
-        self.name = "onnx" if threads == 0 else f"onnx ({threads} thread{'s' if threads > 1 else ''})"
-        self.path = export_onnx(model, cache_dir)
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = threads
-        self._session = ort.InferenceSession(os.fspath(self.path), options, providers=["CPUExecutionProvider"])
-        self._input = self._session.get_inputs()[0].name
+        self.name = "openvino"
+        self.precision = precision
+        converted = openvino.convert_model(source.concrete_function())
+        # The hint is explicit: on CPUs with bf16 instructions OpenVINO would otherwise choose bf16 by itself, and
+        # fp32 must mean what keras.applications computes.
+        config = {"INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32", "PERFORMANCE_HINT": "LATENCY"}
+        self._compiled = openvino.Core().compile_model(converted, "CPU", config)
 
     @property
     def device(self) -> str:
-        return cpu_name()  # the CPU execution provider, whatever else the machine has
+        return devices.cpu_name()  # OpenVINO's CPU plugin, whatever else the machine has
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        return self._session.run(None, {self._input: np.ascontiguousarray(batch, dtype=np.float32)})[0]
+        return self._compiled(np.ascontiguousarray(batch, dtype=np.float32))[0]
 
 
-def make_engine(model: keras.Model, engine: str | None = None, *, cache_dir=None):
-    """The engine named (None: RESNET_ENGINE or "auto"; "auto" resolved) for `model`, which stays untouched."""
+def make_engine(model: keras.Model, engine: str | None = None, precision: str | None = None, *,
+                folded: TensorFlowEngine | None = None):
+    """The engine named (None: RESNET_ENGINE, else "auto") at `precision` (None: RESNET_PRECISION, else fp32) for
+    `model`, which stays untouched. `folded`: a tf-folded engine of `model` already made, reused by OpenVINO."""
     engine = engine or default_engine()
+    precision = precision or default_precision()
+    check_precision(precision, engine)
     chosen = resolve_engine(engine)
     if chosen == "tf":
-        return TensorFlowEngine(model, "tf")
-    if chosen == "tf-folded":
-        return TensorFlowEngine(fold_batch_norm(model), "tf-folded")
-    try:
-        return OnnxEngine(model, cache_dir)
-    except Exception as exc:  # noqa: BLE001 -- "auto" means the best engine that works; TF always does
-        if engine != "auto":
-            raise
-        warnings.warn(f"ONNX Runtime unavailable for {model.name} ({exc}); using TensorFlow with BatchNorm folded",
-                      RuntimeWarning, stacklevel=2)
-        return TensorFlowEngine(fold_batch_norm(model), "tf-folded")
+        return TensorFlowEngine(model, "tf", precision)
+    if chosen == "tf-folded" or (precision == "bf16" and devices.has_gpu()):
+        return TensorFlowEngine(fold_batch_norm(model), "tf-folded", precision)
+    return OpenVinoEngine(folded or TensorFlowEngine(fold_batch_norm(model), "tf-folded"), precision)
+
+
+def bf16_twin(model: keras.Model) -> keras.Model:
+    """`model` computing in bfloat16 (Keras' mixed_bfloat16 policy: bf16 arithmetic, fp32 weights kept), with the
+    same weights; the final softmax stays fp32 so that small probabilities are not rounded away."""
+    last = model.layers[-1].name
+
+    def clone(layer):
+        config = layer.get_config()
+        if not isinstance(layer, keras.layers.InputLayer):
+            config["dtype"] = "float32" if layer.name == last else "mixed_bfloat16"
+        return layer.__class__.from_config(config)
+
+    twin = keras.models.clone_model(model, clone_function=clone)
+    twin.set_weights(model.get_weights())
+    return twin
 
 
 # --- BatchNorm folding ---------------------------------------------------------------------------------------------
@@ -224,101 +240,3 @@ def _folded_conv_weights(conv, bn) -> list[np.ndarray]:
     beta = np.asarray(bn.beta, dtype=np.float64) if bn.center else np.zeros_like(mean)
     scale = gamma / np.sqrt(var + bn.epsilon)
     return [(kernel * scale).astype(np.float32), ((bias - mean) * scale + beta).astype(np.float32)]
-
-
-# --- ONNX export ---------------------------------------------------------------------------------------------------
-
-
-def default_cache_dir() -> Path:
-    base = os.environ.get("RESNET_CACHE_DIR") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.join(Path.home(), ".cache")), "resnet-explorer")
-    return Path(base) / "onnx"
-
-
-def weights_digest(model: keras.Model) -> str:
-    """A hash of the architecture (layer names, shapes) and every weight's bytes: the ONNX cache key."""
-    digest = hashlib.sha256()
-    import tf2onnx
-
-    digest.update(f"{tf2onnx.__version__} opset {ONNX_OPSET} {model.input_shape}".encode())
-    for weight in model.weights:
-        value = np.asarray(weight)
-        digest.update(f"{weight.path} {value.shape} {value.dtype}".encode())
-        digest.update(np.ascontiguousarray(value).tobytes())
-    return digest.hexdigest()
-
-
-def export_onnx(model: keras.Model, cache_dir=None, *, isolated: bool = True) -> Path:
-    """The ONNX file of `model` with BatchNorm folded, exported on first use and reused while the weights match.
-
-    `isolated`: export in a child process. tf2onnx needs several GB for a ResNet-50 (~7 GB peak here, against ~1 GB
-    for the whole serving process), and a child gives all of it back when it exits.
-    """
-    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = folder / f"{model.name}-{weights_digest(model)[:20]}.onnx"
-    if path.is_file():
-        path.touch()  # recently used: pruning keeps it
-        return path
-    folder.mkdir(parents=True, exist_ok=True)
-    # Written next to its final name and renamed: a second server starting at the same time never reads half a file.
-    handle, partial = tempfile.mkstemp(dir=folder, suffix=".onnx.part")
-    os.close(handle)
-    try:
-        if isolated:
-            _export_in_child(model, partial)
-        else:
-            _export(model, partial)
-        os.replace(partial, path)
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
-    prune_exports(folder, model.name)
-    return path
-
-
-def prune_exports(folder: Path, model_name: str, keep: int = KEEP_EXPORTS) -> list[Path]:
-    """Delete all but the `keep` most recently used exports of `model_name` in `folder`, and any half-written export
-    a day old; returns what went.
-
-    Each is ~100 MB for a ResNet-50 and a new one is written whenever the weights change.
-    """
-    pattern = re.compile(re.escape(model_name) + r"-[0-9a-f]{20}\.onnx")
-    exports = sorted((path for path in Path(folder).iterdir() if pattern.fullmatch(path.name)),
-                     key=lambda path: path.stat().st_mtime, reverse=True)
-    # Half-written files of exports that were killed (an export takes a minute; a day-old one is not running).
-    day_ago = time.time() - 86400
-    abandoned = [path for path in Path(folder).glob("*.onnx.part") if path.stat().st_mtime < day_ago]
-    removed = []
-    for path in exports[keep:] + abandoned:
-        with contextlib.suppress(FileNotFoundError):  # another server pruning at the same time
-            path.unlink()
-            removed.append(path)
-    return removed
-
-
-def _export(model: keras.Model, output_path) -> None:
-    import tf2onnx
-
-    folded = fold_batch_norm(model)
-    signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name=_INPUT_NAME)]
-    forward = tf.function(lambda x: folded(x, training=False), input_signature=signature)
-    tf2onnx.convert.from_function(forward, input_signature=signature, opset=ONNX_OPSET,
-                                  output_path=os.fspath(output_path))
-
-
-def _export_in_child(model: keras.Model, output_path) -> None:
-    with tempfile.TemporaryDirectory() as scratch:
-        source = Path(scratch) / "model.keras"
-        model.save(source)
-        package_root = str(Path(__file__).resolve().parent.parent)
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2",
-                   PYTHONPATH=os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")])))
-        done = subprocess.run([sys.executable, "-m", "resnet.engines", os.fspath(source), os.fspath(output_path)],
-                              env=env, capture_output=True, text=True)
-    if done.returncode != 0:
-        last = (done.stderr.strip().splitlines() or [f"exit status {done.returncode}"])[-1]
-        raise RuntimeError(f"ONNX export of {model.name} failed: {last}")
-
-
-if __name__ == "__main__":  # the child of _export_in_child: python -m resnet.engines MODEL.keras OUT.onnx
-    _export(keras.models.load_model(sys.argv[1], compile=False), sys.argv[2])

@@ -11,9 +11,11 @@ them carries `pretrained=False`, so the page and the CLI can say UNTRAINED next 
 from __future__ import annotations
 
 import contextlib
+import gc
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +24,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from resnet import engines, images
+from resnet import devices, engines, images
 from resnet.errors import ImageError, WeightsUnavailable
 
 UNTRAINED_LABEL = "UNTRAINED (random weights) — not a real prediction"
@@ -51,6 +53,7 @@ class Prediction:
     pretrained: bool
     crop: np.ndarray = field(repr=False, compare=False)  # the uint8 image the model saw
     style: str = "caffe"  # how `crop` is scaled for the network (images.preprocess)
+    precision: str = "fp32"  # what the forward pass computed in (the one used, not only the one asked for)
 
     @property
     def model_input(self) -> np.ndarray:
@@ -69,6 +72,7 @@ class Prediction:
             "latency_ms": round(self.latency_ms, 3),
             "device": self.device,
             "engine": self.engine,
+            "precision": self.precision,
             "pretrained": self.pretrained,
         }
 
@@ -95,15 +99,19 @@ class Classifier:
     """One model, one compiled forward pass, shared by every caller (thread-safe).
 
     Requests queue in two lanes, `concurrency` at a time in each: answers (the forward pass behind a top-5) and
-    explanations (Grad-CAM, feature maps). Each computation already spreads over every core (ONNX Runtime's and
+    explanations (Grad-CAM, feature maps). Each computation already spreads over every core (OpenVINO's and
     TensorFlow's thread pools), so a classroom's requests side by side finish no sooner, and each would hold its own
-    activations (~10 MB a forward pass, ~150 MB a Grad-CAM). Two lanes, so that a top-5 (~40 ms) never waits
+    activations (~10 MB a forward pass, ~150 MB a Grad-CAM). Two lanes, so that a top-5 (~50 ms) never waits
     behind thirty Grad-CAMs (~0.5 s each).
+
+    `background=True` (the app): when the engine wanted needs converting (OpenVINO), answer at once with TensorFlow
+    (BatchNorm folded) and switch to the converted engine when a background thread has it ready (`switched`). Each
+    Prediction names the engine and precision that actually computed it.
     """
 
     def __init__(self, model: keras.Model, *, pretrained: bool, weights_source: str, arch: str | None = None,
-                 weights_problem: str | None = None, engine: str | None = None, cache_dir=None, crop: str = "center",
-                 warm_up: bool = True, concurrency: int = 1):
+                 weights_problem: str | None = None, engine: str | None = None, precision: str | None = None,
+                 crop: str = "center", warm_up: bool = True, concurrency: int = 1, background: bool = False):
         self.model = model
         self.weights_problem = weights_problem  # why ImageNet weights were not used, when they were asked for
         self.arch_name = arch or model.name
@@ -113,14 +121,42 @@ class Classifier:
         self.input_size = tuple(model.input_shape[1:3])
         self.style = _preprocessing_style(self.arch_name)
         self.labels = _labels(model.output_shape[-1])
-        self.engine = engines.make_engine(model, engine, cache_dir=cache_dir)
-        self.device = self.engine.device
-        self._explainers: dict[str, tf.types.experimental.PolymorphicFunction] = {}
-        self._probes: dict[str, tf.types.experimental.PolymorphicFunction] = {}
+        self.precision = precision or engines.default_precision()
+        requested = engine or engines.default_engine()
+        engines.check_precision(self.precision, requested)
         self._lock = threading.Lock()
         self._answers = threading.BoundedSemaphore(concurrency)
         self._explanations = threading.BoundedSemaphore(concurrency)
+        self._explainers: dict[str, tf.types.experimental.PolymorphicFunction] = {}
+        self._probes: dict[str, tf.types.experimental.PolymorphicFunction] = {}
+        self.switched = threading.Event()  # set once the engine wanted is the one answering
+        self._engines: dict[str, object] = {}
+        if background and engines.resolve_engine(requested) == "openvino":
+            folded = engines.make_engine(model, "tf-folded", "fp32")
+            self.engine = folded if self.precision == "fp32" else engines.make_engine(model, "tf", self.precision)
+            threading.Thread(target=self._switch_to_openvino, args=(folded,), daemon=True,
+                             name=f"convert-{self.arch_name}").start()
+        else:
+            self.engine = engines.make_engine(model, requested, self.precision)
+            self.switched.set()
         self.first_call_ms = self.warm_up() if warm_up else None
+
+    @property
+    def engine(self):
+        """The engine answering at this classifier's own precision now."""
+        return self._engines[self.precision]
+
+    @engine.setter
+    def engine(self, value) -> None:
+        self._engines[self.precision] = value
+
+    @property
+    def device(self) -> str:
+        return self.engine.device
+
+    def precisions(self) -> tuple[str, ...]:
+        """The precisions this classifier can answer in fast here: fp32, and bf16 where the hardware has it."""
+        return ("fp32",) if devices.bf16_unavailable() else engines.PRECISIONS
 
     @classmethod
     def load(cls, arch: str = "resnet50", weights: str | None = "imagenet", *, allow_untrained: bool = False,
@@ -154,17 +190,49 @@ class Classifier:
         return cls(model, pretrained=weights is not None, weights_source=source, arch=arch, weights_problem=problem,
                    **options)
 
+    # --- engines -------------------------------------------------------------------------------------------------
+
+    def _switch_to_openvino(self, folded) -> None:
+        try:
+            wanted = [self.precision] + [p for p in self.precisions() if p != self.precision]
+            for precision in wanted:
+                converted = engines.OpenVinoEngine(folded, precision)
+                converted(np.zeros((1, *self.input_size, 3), np.float32))  # OpenVINO plans its first call: warm it
+                with self._lock:
+                    self._engines[precision] = converted
+        except Exception as exc:  # noqa: BLE001 -- the TensorFlow engine keeps answering; say why it stayed
+            warnings.warn(f"OpenVINO conversion of {self.arch_name} failed, TensorFlow keeps answering: {exc}",
+                          RuntimeWarning, stacklevel=1)
+        finally:
+            del folded
+            gc.collect()  # the folded Keras twin (~100 MB for a ResNet-50) is in reference cycles: free it now
+            self.switched.set()
+
+    def _engine_for(self, precision: str | None):
+        """The engine for `precision`, made on first use where no background thread is making it; while one is,
+        the classifier's own engine answers (and its Prediction says which precision it computed in)."""
+        precision = precision or self.precision
+        with self._lock:
+            if precision in self._engines:
+                return self._engines[precision]
+        if not self.switched.is_set():
+            return self.engine
+        engines.check_precision(precision, "auto")
+        made = engines.make_engine(self.model, None, precision)
+        with self._lock:
+            return self._engines.setdefault(precision, made)
+
     # --- classification ------------------------------------------------------------------------------------------
 
     def warm_up(self) -> float:
-        """Run the forward pass once (tracing it, or letting ONNX Runtime plan it); returns that call's ms."""
+        """Run the forward pass once (tracing it, or letting OpenVINO plan it); returns that call's ms."""
         start = time.perf_counter()
         with self._answers:
             self.engine(np.zeros((1, *self.input_size, 3), np.float32))
         return (time.perf_counter() - start) * 1000
 
     def classify(self, items: Sequence[bytes | np.ndarray], *, names: Sequence[str] | None = None,
-                 top: int = DEFAULT_TOP, crop: str | None = None) -> list[Prediction]:
+                 top: int = DEFAULT_TOP, crop: str | None = None, precision: str | None = None) -> list[Prediction]:
         """Classify images (encoded bytes, or decoded H×W×3 uint8 RGB arrays) as one batch.
 
         Raises ImageError for the first item that cannot be decoded; `classify_each` keeps going instead.
@@ -173,10 +241,10 @@ class Classifier:
         names = list(names) if names is not None else [f"image {i + 1}" for i in range(len(items))]
         rgbs = [images.decode_image(item, name=name) if isinstance(item, (bytes, bytearray)) else item
                 for item, name in zip(items, names, strict=True)]
-        return self._classify_rgb(rgbs, names, top, crop, start)
+        return self._classify_rgb(rgbs, names, top, crop, precision, start)
 
     def classify_each(self, named_items: Sequence[tuple[str, bytes]], *, top: int = DEFAULT_TOP,
-                      crop: str | None = None) -> list[Prediction | ImageError]:
+                      crop: str | None = None, precision: str | None = None) -> list[Prediction | ImageError]:
         """Like `classify`, but a file that cannot be decoded yields its ImageError in its place and the others
         are still classified (together, as one batch)."""
         start = time.perf_counter()
@@ -191,21 +259,24 @@ class Classifier:
             good_names.append(name)
             slots.append(len(results))
             results.append(None)
-        for slot, prediction in zip(slots, self._classify_rgb(good, good_names, top, crop, start), strict=True):
+        for slot, prediction in zip(slots, self._classify_rgb(good, good_names, top, crop, precision, start),
+                                    strict=True):
             results[slot] = prediction
         return results
 
-    def _classify_rgb(self, rgbs, names, top, crop, start) -> list[Prediction]:
+    def _classify_rgb(self, rgbs, names, top, crop, precision, start) -> list[Prediction]:
         if not rgbs:
             return []
         crops = [images.crop_for_model(rgb, self.input_size, crop=crop or self.crop_mode) for rgb in rgbs]
         batch = images.preprocess(np.stack(crops), self.style)
+        engine = self._engine_for(precision)
         with self._answers:
-            probabilities = self.engine(batch)
+            probabilities = engine(batch)
         tops = [self._top(row, top) for row in probabilities]
         latency = (time.perf_counter() - start) * 1000
-        return [Prediction(source=name, top=scores, latency_ms=latency, batch_size=len(rgbs), device=self.device,
-                           engine=self.engine.name, pretrained=self.pretrained, crop=crop, style=self.style)
+        return [Prediction(source=name, top=scores, latency_ms=latency, batch_size=len(rgbs), device=engine.device,
+                           engine=engine.name, pretrained=self.pretrained, crop=crop, style=self.style,
+                           precision=engine.precision)
                 for name, scores, crop in zip(names, tops, crops, strict=True)]
 
     def _top(self, probabilities: np.ndarray, k: int) -> tuple[ClassScore, ...]:

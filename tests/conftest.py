@@ -1,11 +1,24 @@
 """Shared fixtures. The big models are built once per session; weight files are made here, never downloaded."""
 
+import atexit
 import contextlib
 import os
+import shutil
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+# The suite meets this machine as a newcomer would, however full ~/.cache and ~/.keras are: its own empty cache and
+# Keras home (set before anything imports keras, which reads KERAS_HOME once), inherited by the app the browser tests
+# start. Weights are never fetched: the origin is an empty folder, so every run sees the same "no weights" answer.
+# RESNET_WEIGHTS / RESNET_WEIGHTS_DIR, if you set them, are left alone.
+FRESH_HOME = Path(tempfile.mkdtemp(prefix="resnet-explorer-tests-"))
+atexit.register(shutil.rmtree, FRESH_HOME, ignore_errors=True)
+os.environ.update(RESNET_CACHE_DIR=str(FRESH_HOME / "resnet-explorer"), XDG_CACHE_HOME=str(FRESH_HOME / "cache"),
+                  KERAS_HOME=str(FRESH_HOME / "keras"), RESNET_WEIGHTS_ORIGIN=(FRESH_HOME / "no-mirror").as_uri())
 
 import h5py  # noqa: E402
 import numpy as np  # noqa: E402

@@ -32,7 +32,7 @@ def test_json_keeps_every_section_by_key():
 
 def test_sections_are_pluggable_functions_of_the_context():
     names = [section.__name__ for section in bench.SECTIONS]
-    assert names[0] == "warm_paths" and "memory" in names
+    assert names[0] == "cold" and "warm_paths" in names and "memory" in names
     seen = []
     bench.SECTIONS.append(lambda context: seen.append(context.runs) or Section("extra", "Extra"))
     try:

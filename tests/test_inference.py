@@ -4,9 +4,7 @@ One ResNet-50 with random weights (BatchNorm statistics included) is written to 
 loaded here once; the keras.applications reference loads the same file.
 """
 
-import os
 import threading
-import time
 from pathlib import Path
 
 import keras
@@ -14,13 +12,13 @@ import numpy as np
 import pytest
 
 import resnet
-from resnet import engines, images
-from resnet.errors import ImageError, UserError, WeightsUnavailable
+from resnet import images
+from resnet.errors import ImageError, WeightsUnavailable
 from resnet.inference import (UNTRAINED_LABEL, Classifier, FeatureMaps, Prediction, feature_grid, feature_maps,
                               grad_cam, grad_cam_layer, overlay)
 from resnet.weights import class_names
 from tests.bad_images import bad_inputs
-from tests.conftest import AtOnce, randomise, run_together
+from tests.conftest import AtOnce, run_together
 
 SAMPLES = Path(__file__).resolve().parents[1] / "assets" / "samples"
 CAT = SAMPLES / "cat_chelsea.jpg"
@@ -37,18 +35,6 @@ def reference(official_resnet50_h5):
 
 
 @pytest.fixture(scope="module")
-def onnx_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("onnx")
-
-
-@pytest.fixture(scope="module")
-def onnx_engine(classifier, onnx_cache):
-    if not engines.onnx_available():
-        pytest.skip("onnxruntime/tf2onnx not installed")
-    return engines.OnnxEngine(classifier.model, onnx_cache)
-
-
-@pytest.fixture(scope="module")
 def sample_batch():
     crops = [images.crop_for_model(images.read_image_file(path)) for path in sorted(SAMPLES.glob("*.jpg"))[:3]]
     return images.preprocess(np.stack(crops), "caffe")
@@ -57,11 +43,9 @@ def sample_batch():
 # --- bytes → top-5 equals keras.applications on the same file ------------------------------------------------------
 
 
-def test_bytes_to_top5_equals_keras_applications_with_the_same_weights_file(official_resnet50_h5, reference,
-                                                                           onnx_cache):
-    # "auto": the engine the app uses here (ONNX Runtime on a CPU), so the app's whole path is what is checked.
-    ours = Classifier.load("resnet50", weights=str(official_resnet50_h5), engine="auto", crop="squash",
-                           cache_dir=onnx_cache)
+def test_bytes_to_top5_equals_keras_applications_with_the_same_weights_file(official_resnet50_h5, reference):
+    # "auto": the engine the app uses here (OpenVINO on a CPU), so the app's whole path is what is checked.
+    ours = Classifier.load("resnet50", weights=str(official_resnet50_h5), engine="auto", crop="squash")
     [prediction] = ours.classify([CAT.read_bytes()], names=["cat_chelsea.jpg"])
 
     # keras' own path: load_img resizes the whole photo (bilinear, no crop), preprocess_input, the keras model.
@@ -92,7 +76,7 @@ class CountingEngine:
 
     def __init__(self, engine):
         self.engine, self.at_once = engine, AtOnce(0.05)
-        self.name, self.device = engine.name, engine.device
+        self.name, self.device, self.precision = engine.name, engine.device, engine.precision
 
     def __call__(self, batch):
         with self.at_once.hold():
@@ -169,102 +153,6 @@ def test_classify_refuses_each_bad_input_with_one_line(classifier, case):
     with pytest.raises(ImageError) as info:
         classifier.classify([data], names=[name])
     assert fragment in str(info.value) and "\n" not in str(info.value) and name in str(info.value)
-
-
-# --- engines agree with TensorFlow ----------------------------------------------------------------------------------
-
-
-def test_folded_batch_norm_matches_the_original(classifier, sample_batch):
-    folded = engines.fold_batch_norm(classifier.model)
-    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in folded.layers)
-    assert len(engines.foldable_pairs(classifier.model)) == 53  # every BN of ResNet-50 follows its conv
-    expected = classifier.model(sample_batch, training=False).numpy()
-    assert expected.max() > 0.05
-    np.testing.assert_allclose(folded(sample_batch, training=False).numpy(), expected, rtol=0, atol=1e-4)
-
-
-def test_folding_keeps_pre_activation_batch_norm_of_v2_nets():
-    model = randomise(resnet.build("resnet50v2", input_shape=(64, 64, 3)), seed=4)
-    pairs = engines.foldable_pairs(model)
-    assert "conv2_block1_1_bn" in pairs and "conv2_block1_preact_bn" not in pairs
-    folded = engines.fold_batch_norm(model)
-    assert isinstance(folded.get_layer("conv2_block1_preact_bn"), keras.layers.BatchNormalization)
-    x = np.random.default_rng(0).uniform(-1, 1, (2, 64, 64, 3)).astype("float32")
-    np.testing.assert_allclose(folded(x).numpy(), model(x, training=False).numpy(), rtol=0, atol=1e-4)
-
-
-def test_onnx_runtime_matches_tensorflow(classifier, onnx_engine, sample_batch):
-    expected = classifier.model(sample_batch, training=False).numpy()
-    np.testing.assert_allclose(onnx_engine(sample_batch), expected, rtol=0, atol=1e-4)
-    assert onnx_engine.device.startswith("CPU")
-
-
-def test_onnx_export_is_cached_by_weight_hash(classifier, onnx_engine):
-    path = onnx_engine.path
-    inode = path.stat().st_ino
-    assert engines.export_onnx(classifier.model, path.parent) == path
-    assert path.stat().st_ino == inode  # reused, not written again (an export replaces the file: a new inode)
-    other = randomise(keras.applications.ResNet50(weights=None), seed=99)
-    assert engines.weights_digest(other) != engines.weights_digest(classifier.model)
-
-
-def tiny_net(seed: int) -> keras.Model:
-    inputs = keras.Input((8, 8, 3), name="image")
-    # Named layers: the export's key hashes weight paths too, and keras numbers unnamed layers per process.
-    x = keras.layers.Conv2D(2, 3, kernel_initializer=keras.initializers.GlorotUniform(seed), name="conv")(inputs)
-    x = keras.layers.BatchNormalization(name="bn")(x)
-    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
-    head = keras.layers.Dense(3, kernel_initializer=keras.initializers.GlorotUniform(seed), name="head")
-    return keras.Model(inputs, head(x), name="tiny")
-
-
-def test_onnx_exports_of_older_weights_are_pruned(tmp_path):
-    if not engines.onnx_available():
-        pytest.skip("onnxruntime/tf2onnx not installed")
-    unrelated = tmp_path / "resnet50-0123456789abcdef0123.onnx"  # another network's export stays
-    unrelated.write_bytes(b"x")
-    killed, running = tmp_path / "tmpkilled.onnx.part", tmp_path / "tmprunning.onnx.part"
-    killed.write_bytes(b"half")
-    running.write_bytes(b"half")
-    os.utime(killed, (time.time() - 2 * 86400,) * 2)  # an export killed two days ago; `running` is being written
-    paths = [engines.export_onnx(tiny_net(seed), tmp_path, isolated=False) for seed in range(engines.KEEP_EXPORTS + 2)]
-    assert len(set(paths)) == len(paths)  # new weights, new file
-    assert sorted(tmp_path.glob("tiny-*.onnx")) == sorted(paths[-engines.KEEP_EXPORTS:])
-    assert unrelated.exists() and running.exists() and not killed.exists()
-    # Using an export again makes it recent: the next new one prunes the oldest unused one instead.
-    oldest = len(paths) - engines.KEEP_EXPORTS
-    survivor = paths[oldest]
-    assert engines.export_onnx(tiny_net(oldest), tmp_path, isolated=False) == survivor
-    newest = engines.export_onnx(tiny_net(99), tmp_path, isolated=False)
-    assert survivor.exists() and newest.exists() and not paths[-engines.KEEP_EXPORTS + 1].exists()
-
-
-def test_auto_falls_back_to_folded_tensorflow_when_onnx_cannot_be_had(classifier, tmp_path, sample_batch):
-    if engines.resolve_engine("auto") != "onnx":
-        pytest.skip("auto does not pick ONNX Runtime here")
-    not_a_folder = tmp_path / "cache"
-    not_a_folder.write_text("a file where the ONNX cache folder should be")
-    with pytest.warns(RuntimeWarning, match="ONNX Runtime unavailable"):
-        engine = engines.make_engine(classifier.model, "auto", cache_dir=not_a_folder)
-    assert engine.name == "tf-folded"
-    np.testing.assert_allclose(engine(sample_batch), classifier.model(sample_batch).numpy(), atol=1e-4)
-    with pytest.raises(OSError):
-        engines.make_engine(classifier.model, "onnx", cache_dir=not_a_folder)  # asked for by name: no fallback
-
-
-def test_resnet_engine_environment_variable_picks_the_default(monkeypatch):
-    monkeypatch.setenv("RESNET_ENGINE", "tf-folded")
-    assert engines.default_engine() == "tf-folded"
-    monkeypatch.setenv("RESNET_ENGINE", "tensorrt")
-    with pytest.raises(UserError, match="RESNET_ENGINE"):
-        engines.default_engine()
-
-
-def test_auto_picks_onnx_on_cpu_and_tensorflow_on_gpu():
-    expected = "tf-folded" if engines.has_gpu() or not engines.onnx_available() else "onnx"
-    assert engines.resolve_engine("auto") == expected
-    with pytest.raises(ValueError):
-        engines.resolve_engine("torch")
 
 
 # --- Grad-CAM and feature maps ---------------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ import streamlit as st
 
 import resnet
 from app.classifier import get_classifier
+from resnet.devices import bf16_unavailable
+from resnet.engines import default_precision
 from resnet.errors import UserError
 from resnet.inference import UNTRAINED_LABEL, grad_cam_layer, overlay, sample_images, spatial_layers
 from resnet.weights import how_to_get
@@ -63,7 +65,8 @@ def show_prediction(classifier, prediction, number: int) -> None:
     right.dataframe(
         [{"rank": rank, "class": s.label, "index": s.index, "probability": round(s.probability, 4)}
          for rank, s in enumerate(prediction.top, 1)], hide_index=True, key=f"table_{number}")
-    st.caption(f"{prediction.device} · engine {prediction.engine} · {prediction.latency_ms:.0f} ms for "
+    st.caption(f"{prediction.device} · engine {prediction.engine} · {prediction.precision} · "
+               f"{prediction.latency_ms:.0f} ms for "
                f"{prediction.batch_size} photo{'s' if prediction.batch_size > 1 else ''} (decode → top-5, one batch)")
     if st.toggle("Show what it looked at (Grad-CAM, feature maps)", value=number == 0,
                  key=photo_key("explain", number, prediction)):
@@ -96,6 +99,24 @@ def show_explanations(classifier, prediction, number: int) -> None:
                      f"to its own range; channels {', '.join(map(str, maps.channels[:8]))}, … row by row)")
 
 
+def precision_switch() -> str:
+    """fp32, or bf16 where the hardware computes it (RESNET_PRECISION=bf16 turns the switch on by default)."""
+    unavailable = bf16_unavailable()
+    try:
+        wanted = default_precision()
+    except UserError as exc:
+        st.warning(str(exc))
+        wanted = "fp32"
+    if wanted == "bf16" and unavailable:
+        st.warning(f"RESNET_PRECISION=bf16 was asked for, but {unavailable}: this page computes in fp32.")
+    on = st.toggle("Compute in bfloat16 (faster; probabilities within about one point of fp32)",
+                   value=wanted == "bf16",
+                   disabled=unavailable is not None,
+                   help=f"Not offered here: {unavailable}." if unavailable else
+                   "fp32 is what keras.applications computes; bf16 keeps 8 bits of mantissa instead of 23.")
+    return "bf16" if on and not unavailable else "fp32"
+
+
 # ---- page ----------------------------------------------------------------------------------------------------------
 
 st.title("Predict")
@@ -121,6 +142,7 @@ samples = st.multiselect("…or pick sample photos", list(sample_images()), defa
                          help="Public-domain and CC0 photos shipped with the app (see assets/README).")
 shot = st.camera_input("Take a photo") if st.toggle("Use the camera") else None
 crop = st.radio("How a photo becomes 224×224", list(CROPS), format_func=CROPS.get, horizontal=True)
+precision = precision_switch()
 
 named = [(upload.name, upload.getvalue()) for upload in uploads or []]
 if shot is not None:
@@ -130,7 +152,7 @@ if not named:
     st.info("Upload a photo, take one, or pick a sample to see what the network makes of it.")
     st.stop()
 
-for number, result in enumerate(classifier.classify_each(named, crop=crop)):
+for number, result in enumerate(classifier.classify_each(named, crop=crop, precision=precision)):
     if isinstance(result, UserError):
         st.error(str(result))
     else:

@@ -14,8 +14,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from resnet.processes import command_line, rss_of, tree_pids, tree_rss_bytes  # noqa: F401 -- the load script's
+
 REPO = Path(__file__).resolve().parents[2]
-PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 
 # Telemetry off: the browser would otherwise try to fetch Streamlit's metrics config from the internet and log a
 # console error on an offline machine. Headless: never wait for the first-run e-mail prompt.
@@ -99,48 +100,3 @@ class AppServer:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-
-
-def _children() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:  # gone since the scan
-            continue
-        # the command name (field 2) may hold spaces or parentheses: the fields after its last ')' are safe
-        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
-        children.setdefault(ppid, []).append(int(entry.name))
-    return children
-
-
-def tree_pids(root: int) -> list[int]:
-    children, pids, todo = _children(), [], [root]
-    while todo:
-        pid = todo.pop()
-        pids.append(pid)
-        todo.extend(children.get(pid, []))
-    return pids
-
-
-def rss_of(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm", "rb") as f:
-            return int(f.read().split()[1]) * PAGE_SIZE
-    except (OSError, IndexError, ValueError):
-        return 0
-
-
-def tree_rss_bytes(root: int) -> int:
-    return sum(rss_of(pid) for pid in tree_pids(root))
-
-
-def command_line(pid: int) -> str:
-    try:
-        with open(f"/proc/{pid}/cmdline", "rb") as f:
-            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
-    except OSError:
-        return ""

@@ -1,0 +1,93 @@
+"""The memory of a process and everything it started, read from /proc (Linux): what the memory targets count.
+
+The bench's cold run and the browser and load tests (tests/e2e/app_server.py) measure a whole process tree, since a
+server or a command may start children (Streamlit's file watcher, a converter), and a peak in a child counts too.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _children() -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:  # gone since the scan
+            continue
+        # the command name (field 2) may hold spaces or parentheses: the fields after its last ')' are safe
+        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
+        children.setdefault(ppid, []).append(int(entry.name))
+    return children
+
+
+def tree_pids(root: int) -> list[int]:
+    children, pids, todo = _children(), [], [root]
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        todo.extend(children.get(pid, []))
+    return pids
+
+
+def rss_of(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * PAGE_SIZE
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def tree_rss_bytes(root: int) -> int:
+    return sum(rss_of(pid) for pid in tree_pids(root))
+
+
+def command_line(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().replace(b"\0", b" ").decode(errors="replace").strip()
+    except OSError:
+        return ""
+
+
+@dataclass(frozen=True)
+class Measured:
+    seconds: float
+    peak_rss_bytes: int  # of the whole tree, sampled every `interval` seconds
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_measured(command: list[str], *, env: dict[str, str] | None = None, cwd=None, timeout: float = 600,
+                 interval: float = 0.05) -> Measured:
+    """Run `command` to its end, sampling the resident memory of its process tree as it goes."""
+    peak = 0
+    began = time.perf_counter()
+    process = subprocess.Popen(command, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    done = threading.Event()
+
+    def sample():
+        nonlocal peak
+        while not done.is_set():
+            peak = max(peak, tree_rss_bytes(process.pid))
+            done.wait(interval)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    finally:
+        done.set()
+        sampler.join()
+    return Measured(time.perf_counter() - began, peak, process.returncode, stdout, stderr)

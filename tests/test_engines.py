@@ -1,0 +1,151 @@
+"""resnet.engines: every engine gives TensorFlow's probabilities; which engine and precision are chosen, and when.
+
+Hardware this machine lacks (a GPU, bf16 instructions) is described to the choosing functions as plain values, so
+the GPU and bf16 paths are decided and tested here too; the engines themselves run on this CPU.
+"""
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import resnet
+from resnet import devices, engines, images
+from resnet.devices import Gpu
+from resnet.errors import UserError
+from resnet.inference import Classifier, sample_images
+from tests.conftest import randomise
+
+SAMPLES = Path(__file__).resolve().parents[1] / "assets" / "samples"
+H100 = Gpu("NVIDIA H100 80GB HBM3", (9, 0))
+
+
+@pytest.fixture(scope="module")
+def model(official_resnet50_h5):
+    return resnet.build("resnet50", weights=str(official_resnet50_h5))
+
+
+@pytest.fixture(scope="module")
+def sample_batch():
+    crops = [images.crop_for_model(images.read_image_file(path)) for path in sorted(SAMPLES.glob("*.jpg"))[:3]]
+    return images.preprocess(np.stack(crops), "caffe")
+
+
+@pytest.fixture(scope="module")
+def expected(model, sample_batch):
+    probabilities = model(sample_batch, training=False).numpy()
+    assert probabilities.max() > 0.05  # peaked enough that agreeing means something
+    return probabilities
+
+
+# --- every engine computes what TensorFlow computes -----------------------------------------------------------------
+
+
+def test_folded_batch_norm_matches_the_original(model, sample_batch, expected):
+    folded = engines.fold_batch_norm(model)
+    assert not any(isinstance(layer, keras.layers.BatchNormalization) for layer in folded.layers)
+    assert len(engines.foldable_pairs(model)) == 53  # every BN of ResNet-50 follows its conv
+    np.testing.assert_allclose(folded(sample_batch, training=False).numpy(), expected, rtol=0, atol=1e-4)
+
+
+def test_folding_keeps_pre_activation_batch_norm_of_v2_nets():
+    model = randomise(resnet.build("resnet50v2", input_shape=(64, 64, 3)), seed=4)
+    pairs = engines.foldable_pairs(model)
+    assert "conv2_block1_1_bn" in pairs and "conv2_block1_preact_bn" not in pairs
+    folded = engines.fold_batch_norm(model)
+    assert isinstance(folded.get_layer("conv2_block1_preact_bn"), keras.layers.BatchNormalization)
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 64, 64, 3)).astype("float32")
+    np.testing.assert_allclose(folded(x).numpy(), model(x, training=False).numpy(), rtol=0, atol=1e-4)
+
+
+def test_openvino_matches_tensorflow_in_fp32(model, sample_batch, expected):
+    engine = engines.make_engine(model, "openvino", "fp32")
+    assert (engine.name, engine.precision) == ("openvino", "fp32") and engine.device.startswith("CPU")
+    np.testing.assert_allclose(engine(sample_batch), expected, rtol=0, atol=1e-5)
+
+
+def test_openvino_converts_a_folded_engine_it_is_given(model, sample_batch, expected):
+    folded = engines.make_engine(model, "tf-folded", "fp32")
+    engine = engines.make_engine(model, "openvino", "fp32", folded=folded)
+    np.testing.assert_allclose(engine(sample_batch), folded(sample_batch), rtol=0, atol=1e-5)
+
+
+def test_bf16_keeps_the_top1_and_four_of_the_top5_on_every_sample_photo(model):
+    # TensorFlow's bf16 (emulated on a CPU without the instructions: slow, but the same arithmetic) on the folded
+    # net, the path a GPU takes; OpenVINO's bf16 is checked where the CPU has it (`python -m resnet bench`).
+    fp32 = engines.make_engine(model, "tf-folded", "fp32")
+    bf16 = engines.make_engine(model, "tf-folded", "bf16")
+    assert bf16.precision == "bf16"
+    assert any(layer.dtype_policy.name == "mixed_bfloat16" for layer in bf16.model.layers)
+    for path in sample_images().values():
+        x = images.preprocess(images.crop_for_model(images.read_image_file(path))[np.newaxis], "caffe")
+        p32, p16 = fp32(x)[0], bf16(x)[0]
+        assert p16.dtype == np.float32 and abs(p16.sum() - 1) < 1e-3
+        assert np.argmax(p16) == np.argmax(p32), path.name
+        assert len(set(np.argsort(-p32)[:5]) & set(np.argsort(-p16)[:5])) >= 4, path.name
+        assert 0 < np.abs(p32 - p16).max() < 0.02  # bf16 really computed, and close
+
+
+# --- which engine -----------------------------------------------------------------------------------------------------
+
+
+def test_auto_is_openvino_on_a_cpu_and_folded_tensorflow_on_a_gpu_or_without_openvino():
+    assert engines.resolve_engine("auto", gpu=False, openvino=True) == "openvino"
+    assert engines.resolve_engine("auto", gpu=True, openvino=True) == "tf-folded"
+    assert engines.resolve_engine("auto", gpu=False, openvino=False) == "tf-folded"
+    assert engines.resolve_engine("tf", gpu=True, openvino=True) == "tf"
+    with pytest.raises(ValueError):
+        engines.resolve_engine("onnx")
+
+
+def test_the_cli_converts_only_for_enough_photos_to_earn_the_conversion_back():
+    assert engines.engine_for_photos(1, gpu=False, openvino=True) == "tf"
+    assert engines.engine_for_photos(1000, gpu=False, openvino=True) == "openvino"
+    assert engines.engine_for_photos(1000, gpu=True, openvino=True) != "openvino"  # OpenVINO would skip the GPU
+    break_even = next(n for n in range(1, 10_000) if engines.engine_for_photos(n, gpu=False, openvino=True) != "tf")
+    # What the choice promises: below break-even nothing converts, from there the conversion has paid for itself.
+    cost = {name: engines.SETUP_S[name] + break_even * engines.PER_PHOTO_S[name] for name in engines.SETUP_S}
+    assert cost[engines.engine_for_photos(break_even, gpu=False, openvino=True)] <= cost["tf"]
+    assert 10 < break_even < 1000
+
+
+def test_environment_variables_pick_the_defaults_and_unknown_values_are_refused(monkeypatch):
+    monkeypatch.setenv("RESNET_ENGINE", "tf-folded")
+    monkeypatch.setenv("RESNET_PRECISION", "bf16")
+    assert (engines.default_engine(), engines.default_precision()) == ("tf-folded", "bf16")
+    for variable, value in (("RESNET_ENGINE", "onnx"), ("RESNET_PRECISION", "fp8")):
+        monkeypatch.setenv(variable, value)
+        with pytest.raises(UserError, match=variable):
+            engines.default_engine() if variable == "RESNET_ENGINE" else engines.default_precision()
+
+
+def test_bf16_is_refused_where_it_would_be_slow_unless_tensorflow_is_named():
+    reason = devices.bf16_unavailable()
+    if reason is None:
+        engines.check_precision("bf16", "auto")  # offered: nothing to refuse
+    else:
+        with pytest.raises(UserError, match="bf16 is not offered here") as info:
+            engines.check_precision("bf16", "auto")
+        assert reason in str(info.value) and "\n" not in str(info.value)
+    engines.check_precision("bf16", "tf-folded")  # asked for by name: emulated, allowed
+    with pytest.raises(UserError):
+        engines.check_precision("int4", "tf")
+
+
+# --- the app's classifier answers at once and switches when the conversion is done -----------------------------------
+
+
+def test_a_background_classifier_answers_with_tensorflow_then_switches_to_openvino(model):
+    photo = (SAMPLES / "cat_chelsea.jpg").read_bytes()
+    classifier = Classifier(model, pretrained=True, weights_source="test", arch="resnet50", engine="auto",
+                            precision="fp32", background=True)
+    first = classifier.classify_each([("cat", photo)])[0]
+    assert classifier.switched.wait(120)
+    after = classifier.classify_each([("cat", photo)])[0]
+    assert first.engine in ("tf-folded", "openvino") and after.engine == "openvino"
+    assert [s.index for s in first.top] == [s.index for s in after.top]
+    np.testing.assert_allclose([s.probability for s in first.top], [s.probability for s in after.top], atol=1e-5)
+    if devices.bf16_unavailable():  # asked for bf16 where it is not fast: refused in one line
+        with pytest.raises(UserError, match="bf16"):
+            classifier.classify_each([("cat", photo)], precision="bf16")
