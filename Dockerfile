@@ -5,11 +5,13 @@
 #   docker run --rm -p 8501:8501 resnet-explorer
 FROM python:3.11-slim-bookworm
 
-# 1: fetch keras.applications' ImageNet files into the image, md5-checked, and export the served network to ONNX
-# once (the export alone peaks at ~7 GB of memory on the build machine), so a classroom runs offline.
+# 1: fetch keras.applications' ImageNet files into the image, md5-checked, and classify a sample photo with them once,
+# so a classroom runs offline (about 1 GB of memory on the build machine).
 ARG BAKE_WEIGHTS=0
-# The networks whose weights are baked (any of `python -m resnet weights --help`); the first one is exported.
+# The networks whose weights are baked (any of `python -m resnet weights --help`); the first one is tried once.
 ARG WEIGHTS_ARCH="resnet50"
+# 1: TensorFlow's CUDA build (`docker run --gpus all …` then computes on the GPU), as `make run GPU=1` installs it.
+ARG GPU=0
 
 ENV PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -33,7 +35,10 @@ WORKDIR /app
 # The same pinned requirements and the same virtual environment as `make setup`, in their own layer.
 COPY --chown=app:app requirements.txt ./
 RUN python -m venv .venv \
-    && .venv/bin/python -m pip install --no-cache-dir -r requirements.txt
+    && .venv/bin/python -m pip install --no-cache-dir -r requirements.txt \
+    && if [ "$GPU" = "1" ]; then \
+        .venv/bin/python -m pip install --no-cache-dir "$(sed -n 's/^tensorflow==/tensorflow[and-cuda]==/p' requirements.txt)"; \
+    fi
 
 COPY --chown=app:app . .
 

@@ -5,6 +5,10 @@ BIN    := $(VENV)/bin
 PORT   ?= 8501
 # apt-get needs root; use sudo when we are not root and it exists.
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
+# GPU=1 installs TensorFlow's CUDA build (the pinned version, with NVIDIA's libraries from PyPI); by default it is
+# chosen when nvidia-smi answers, and GPU=0 keeps the CPU build anyway.
+GPU    ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1 || echo 0)
+TF_PIN := $(shell grep -E '^tensorflow==' requirements.txt)
 
 .PHONY: run test test-fast test-tools setup graphviz chromium weights bench compare load clean
 
@@ -14,7 +18,11 @@ $(BIN)/.installed: requirements.txt
 	$(BIN)/python -m pip install --quiet -r requirements.txt
 	touch $@
 
-setup: $(BIN)/.installed graphviz
+$(BIN)/.cuda: $(BIN)/.installed
+	$(BIN)/python -m pip install --quiet "$(subst tensorflow==,tensorflow[and-cuda]==,$(TF_PIN))"
+	touch $@
+
+setup: $(BIN)/.installed graphviz $(if $(filter 1,$(GPU)),$(BIN)/.cuda)
 
 graphviz:
 	@command -v dot >/dev/null 2>&1 || { \

@@ -8,6 +8,7 @@ several app processes can share one card instead of the first one taking all of 
 from __future__ import annotations
 
 import functools
+import sys
 from dataclasses import dataclass
 
 import tensorflow as tf
@@ -82,10 +83,25 @@ def bf16_unavailable(gpu_list: list[Gpu] | None = None, flags: frozenset[str] | 
 @functools.cache
 def _openvino_has_bf16() -> bool:
     try:
-        import openvino  # noqa: PLC0415 -- optional: only asked when the CPU has the instructions
+        openvino = import_openvino()
     except ImportError:
         return False
     return "BF16" in openvino.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+
+
+def import_openvino():
+    """OpenVINO, with its converter's telemetry off.
+
+    Unless ~/intel/openvino_telemetry says no, each `convert_model` reports to Google Analytics: it forks the whole
+    process to send (a serving process's ~600 MB of pages, twice per conversion), writes into the user's home and
+    reaches for the internet. A classroom server does none of that. With `openvino_telemetry` unimportable, the
+    converter falls back to the no-op stub it ships for installs without that package.
+    """
+    if "openvino_telemetry" not in sys.modules:
+        sys.modules["openvino_telemetry"] = None  # an import of it now raises ImportError
+    import openvino  # noqa: PLC0415 -- optional dependency
+
+    return openvino
 
 
 def _cpuinfo_field(name: str) -> str:

@@ -39,8 +39,8 @@ PER_PHOTO_S = {"tf": 0.074, "tf-folded": 0.066, "openvino": 0.046}
 
 def openvino_available() -> bool:
     try:
-        import openvino  # noqa: F401, PLC0415 -- optional: its absence only removes the engine
-    except ImportError:
+        devices.import_openvino()
+    except ImportError:  # optional: its absence only removes the engine
         return False
     return True
 
@@ -118,8 +118,7 @@ class OpenVinoEngine:
     """OpenVINO's CPU runtime on the graph of a (folded) TensorFlowEngine, converted in this process."""
 
     def __init__(self, source: TensorFlowEngine, precision: str = "fp32"):
-        import openvino  # noqa: PLC0415 -- optional dependency, see openvino_available
-
+        openvino = devices.import_openvino()
         self.name = "openvino"
         self.precision = precision
         converted = openvino.convert_model(source.concrete_function())

@@ -154,3 +154,37 @@ def test_start_up_warming_builds_the_classifier_every_session_then_shares():
     assert not thread.is_alive() and warm_in_background() is thread  # one thread per server process
     assert warmed and get_classifier("resnet50") is warmed[-1]  # called as the page calls it
     assert warmed[-1].first_call_ms is not None and not warmed[-1].pretrained
+
+
+def top5_caption(at: AppTest) -> str:
+    return next(c.value for c in at.caption if "ms for 1 photo" in c.value)
+
+
+def test_the_caption_names_device_engine_and_precision():
+    caption = top5_caption(page())
+    assert caption.startswith(("CPU", "GPU")) and " · engine tf · fp32 · " in caption
+
+
+def test_the_bf16_switch_is_offered_only_where_the_hardware_has_it():
+    from resnet.devices import bf16_unavailable
+
+    reason = bf16_unavailable()
+    at = page()
+    [switch] = [t for t in at.toggle if "bfloat16" in t.label]
+    assert switch.value is False and switch.proto.disabled == (reason is not None)
+    if reason:
+        assert reason in switch.proto.help
+    else:
+        at = switch.set_value(True).run()
+        assert " · bf16 · " in top5_caption(at)
+
+
+def test_bf16_asked_by_environment_where_it_is_slow_is_said_and_fp32_is_used(monkeypatch):
+    from resnet.devices import bf16_unavailable
+
+    if bf16_unavailable() is None:
+        pytest.skip("this machine computes bf16 in hardware")
+    monkeypatch.setenv("RESNET_PRECISION", "bf16")
+    at = page()
+    assert any(w.value.startswith("RESNET_PRECISION=bf16 was asked for, but ") for w in at.warning)
+    assert " · fp32 · " in top5_caption(at)

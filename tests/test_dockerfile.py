@@ -105,3 +105,22 @@ def test_dockerignore_keeps_local_state_out():
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
                if line.strip() and not line.startswith("#")}
     assert {".git", ".venv", "tests/e2e/artifacts"} <= ignored
+
+
+def test_gpu_setup_installs_the_cuda_build_of_the_pinned_tensorflow_in_make_and_the_image():
+    pinned = next(line for line in (ROOT / "requirements.txt").read_text().splitlines()
+                  if line.startswith("tensorflow=="))
+    cuda = pinned.replace("tensorflow==", "tensorflow[and-cuda]==")
+
+    def dry_run(gpu: str) -> str:
+        return subprocess.run(["make", "-n", "-B", "setup", f"GPU={gpu}"], cwd=ROOT, capture_output=True, text=True,
+                              check=True).stdout
+
+    assert f'pip install --quiet "{cuda}"' in dry_run("1")
+    assert "and-cuda" not in dry_run("0")
+    # The image runs the same choice behind its GPU build argument; its shell pipeline names the same package.
+    venv_step = next(args for instruction, args in instructions() if instruction == "RUN" and "requirements.txt" in args)
+    assert '"$GPU" = "1"' in venv_step
+    pipeline = re.search(r'"\$\((sed .*?)\)"', venv_step)[1]
+    assert subprocess.run(["sh", "-c", pipeline], cwd=ROOT, capture_output=True, text=True).stdout.strip() == cuda
+    assert "ARG GPU=0" in DOCKERFILE.read_text()

@@ -149,3 +149,17 @@ def test_a_background_classifier_answers_with_tensorflow_then_switches_to_openvi
     if devices.bf16_unavailable():  # asked for bf16 where it is not fast: refused in one line
         with pytest.raises(UserError, match="bf16"):
             classifier.classify_each([("cat", photo)], precision="bf16")
+
+
+def test_converting_reports_nothing_home_and_starts_no_process(tmp_path, monkeypatch):
+    # OpenVINO's converter would otherwise fork the process to send telemetry and write its id into ~/intel.
+    import multiprocessing
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    inputs = keras.Input((8, 8, 3))
+    tiny = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(keras.layers.GlobalAveragePooling2D()(
+        keras.layers.Conv2D(4, 3)(inputs))))
+    engine = engines.OpenVinoEngine(engines.TensorFlowEngine(tiny))
+    x = np.random.default_rng(0).normal(size=(2, 8, 8, 3)).astype("float32")
+    np.testing.assert_allclose(engine(x), tiny(x).numpy(), atol=1e-6)
+    assert list(tmp_path.iterdir()) == [] and multiprocessing.active_children() == []

@@ -32,7 +32,7 @@ sys.path.insert(0, str(REPO))
 
 from playwright.async_api import Page, async_playwright  # noqa: E402
 
-from tests.e2e.app_server import AppServer, command_line, rss_of, tree_pids  # noqa: E402
+from tests.e2e.app_server import AppServer, rss_of, tree_pids  # noqa: E402
 from tests.e2e.streamlit_page import CHROMIUM, CHROMIUM_ARGS, COUNT_RUNS, streamlit_base_path_probe  # noqa: E402
 
 ARTIFACTS = REPO / "tests" / "e2e" / "artifacts"  # git-ignored
@@ -44,7 +44,6 @@ MB = 1024 * 1024
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 # ResNet-50's weights as float32: a session loading its own model would add at least this much.
 ONE_MODEL_BYTES = 25_636_712 * 4
-EXPORT_CHILD = "-m resnet.engines"  # the command line of resnet.engines' one-off ONNX export child
 # app/classifier.py's st.cache_resource spinner: shown to a session only while the classifier is being built for it.
 MODEL_LOAD_SPINNER = "Loading the network"
 SPINNER_WATCH = """
@@ -80,15 +79,12 @@ SERVER_MS_OF = """name => {
 # ---- memory -----------------------------------------------------------------------------------------------------
 
 class MemorySampler:
-    """Peak and latest resident memory of a process tree, sampled every `interval` seconds in a thread.
-
-    The one-off ONNX export (resnet.engines, in a child process, only when no exported file matches the weights)
-    is counted apart: `serving` is the tree without it.
-    """
+    """Peak and latest resident memory of a process tree (the whole tree: the OpenVINO conversion runs inside the
+    server, and anything the server starts counts), sampled every `interval` seconds in a thread."""
 
     def __init__(self, pid: int | None, interval: float = 0.2):
         self.pid, self.interval = pid, interval
-        self.peak = self.latest = self.export_peak = 0
+        self.peak = self.latest = 0
         self.phase_peaks: dict[str, int] = {}
         self.phase = "start-up"
         self._stop = threading.Event()
@@ -103,15 +99,9 @@ class MemorySampler:
         """The serving tree's RSS now (bytes), recording the peaks."""
         if self.pid is None:
             return 0
-        serving = export = 0
-        for pid in tree_pids(self.pid):
-            if EXPORT_CHILD in command_line(pid):
-                export += rss_of(pid)
-            else:
-                serving += rss_of(pid)
+        serving = sum(rss_of(pid) for pid in tree_pids(self.pid))
         self.latest = serving
         self.peak = max(self.peak, serving)
-        self.export_peak = max(self.export_peak, export)
         self.phase_peaks[self.phase] = max(self.phase_peaks.get(self.phase, 0), serving)
         return serving
 
@@ -333,16 +323,13 @@ async def classroom(base_url: str, sessions: int, memory: MemorySampler, max_rss
         ok = False
         print("FAIL: the network was built again for a later session: it is not shared")
     if memory.pid is not None:
-        print("\nserver process tree (without the one-off ONNX export child), peak resident memory by phase:")
+        print("\nserver process tree, peak resident memory by phase:")
         for phase, peak in memory.phase_peaks.items():
             print(f"  {phase:<34} {mb(peak)}")
         growth = memory.phase_peaks.get(f"{sessions} sessions upload at once", 0) - after_first
         print(f"peak while serving {mb(memory.peak)} (target ≤ {mb(max_rss)}); the {sessions - 1} other sessions "
               f"added at most {mb(max(growth, 0))} to the first one's {mb(after_first)}, against "
               f"{mb((sessions - 1) * ONE_MODEL_BYTES)} had each loaded its own ResNet-50 weights")
-        if memory.export_peak:
-            print(f"one-off ONNX export child (no exported file matched these weights yet): peak "
-                  f"{mb(memory.export_peak)} on its own, before any session was served")
         if memory.peak > max_rss:
             ok = False
             print("FAIL: peak resident memory while serving is over the target")
