@@ -21,6 +21,7 @@ MAX_MEGAPIXELS = 40  # well under Pillow's own bomb threshold (~89 MP), so our c
 MAX_SIDE = 16384
 MAX_ASPECT_RATIO = 20  # longer side : shorter side
 MIN_SIDE = 32  # the stride-32 trunk would see less than one cell of real detail
+MAX_PHOTOS = 10  # photos classified in one request: each one decodes to up to 120 MB before it is cropped
 
 # Pillow's format names; MPO is what Pillow calls the multi-picture JPEGs many phone cameras write.
 SUPPORTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP", "GIF", "TIFF"})
