@@ -10,7 +10,6 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.test_datasets import image_folder_factory  # noqa: F401 -- a fixture, used by name
 from tests.test_uploads import BLUE, RED, png, zipped
 
 PAGE = "../app/views/gradients.py"
@@ -197,7 +196,7 @@ def test_a_hand_made_value_outside_the_options_is_refused_before_anything_opens(
 
 
 @pytest.fixture()
-def data_root(tmp_path, monkeypatch, image_folder_factory):  # noqa: F811 -- the fixture imported above
+def data_root(tmp_path, monkeypatch, image_folder_factory):
     root = tmp_path / "sets"
     image_folder_factory(root / "pets")
     image_folder_factory(tmp_path / "secret")

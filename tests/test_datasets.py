@@ -5,7 +5,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from resnet.datasets import (SHAPE_CLASSES, Cifar10, DataUnavailable, ImageFolder, NoiseImages, OfflineShapes,
                              cifar10_cached, data_root, open_data, open_named_data, open_server_folder, random_batch,
@@ -73,26 +72,6 @@ def test_cifar10_cache_is_found_where_keras_puts_it(tmp_path, monkeypatch):
     (tmp_path / "datasets").mkdir()
     (tmp_path / "datasets" / "cifar-10-batches-py-target_archive").write_bytes(b"")
     assert cifar10_cached()
-
-
-@pytest.fixture()
-def image_folder_factory():
-    """Makes a folder of two classes, cats (reddish) and dogs (bluish), five small PNGs each."""
-    def make(folder):
-        rng = np.random.default_rng(0)
-        for name, colour in (("cats", (200, 40, 40)), ("dogs", (40, 40, 200))):
-            (folder / name).mkdir(parents=True)
-            for i in range(5):
-                pixels = np.clip(np.array(colour) + rng.normal(0, 10, (20, 24, 3)), 0, 255).astype(np.uint8)
-                Image.fromarray(pixels).save(folder / name / f"{i}.png")
-        return folder
-
-    return make
-
-
-@pytest.fixture()
-def image_folder(tmp_path, image_folder_factory):
-    return image_folder_factory(tmp_path)
 
 
 def test_a_folder_of_class_sub_folders_gives_batches_of_the_requested_size(image_folder):

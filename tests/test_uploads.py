@@ -13,8 +13,7 @@ from PIL import Image
 
 from resnet import images
 from resnet.limits import Limits
-from resnet.uploads import (UploadedImages, UploadRefused, folder_entries, name_problem, open_upload, shown,
-                            zip_entries)
+from resnet.uploads import UploadRefused, folder_entries, name_problem, open_upload, shown, zip_entries
 
 RED, BLUE, GREEN = (200, 30, 30), (30, 30, 200), (30, 200, 30)
 
