@@ -56,7 +56,7 @@ st.markdown(
 
 def chosen(key: str, options):
     """A choice widget's value as this click left it. A callback runs before the widgets check what the browser sent
-    against their options, so a hand-made message could put anything here: anything else is refused."""
+    against their options, so a hand-made message could put anything here; what is not an option is refused."""
     value = st.session_state.get(key)
     if value not in options:
         raise RunRefused(f"that is not one of the choices for {key}; reload the page and choose again")
@@ -72,7 +72,7 @@ def uploaded_files() -> list[UploadedFile]:
         raise RunRefused("give a folder or a .zip, not both: remove one of them")
     if not folder and archive is None:
         raise RunRefused("upload a folder with one sub-folder of images per class, or a .zip of one, first")
-    return [archive] if archive is not None else list(folder)
+    return [archive] if archive is not None else folder
 
 
 def chosen_data(source: str):
