@@ -1,4 +1,8 @@
-"""Where the gradient lab's images come from: generated offline, CIFAR-10 from the keras cache, or the user's folder.
+"""Where the gradient lab's images come from: generated offline, CIFAR-10 from the keras cache, or a folder.
+
+A folder path is the command line's (the user's own machine). The app names no path a visitor typed: it opens the
+named sources (`open_named_data`), an upload (`resnet.uploads`), or a folder the operator offers under
+`RESNET_DATA_ROOT` (`server_folders`, `open_server_folder`).
 
 Every source has `class_names`, `image_size` and `batches(batch_size, seed)`: an endless iterator of
 `(images, labels)` numpy pairs, images float32 in [0, 1] of shape (batch, size, size, 3), labels int32. The same
@@ -151,25 +155,26 @@ def _resized(images: np.ndarray, image_size: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# The user's folder: one sub-folder per class, read by keras.utils.image_dataset_from_directory.
+# A folder: one sub-folder per class, read by keras.utils.image_dataset_from_directory.
 
 class ImageFolder:
-    def __init__(self, directory: str | os.PathLike, image_size: int = 32):
+    def __init__(self, directory: str | os.PathLike, image_size: int = 32, *, label: str | None = None):
+        """`label` names the folder in messages instead of its path (the app does not show a server's paths)."""
         import keras
 
         path = Path(directory).expanduser()
-        self.name = str(path)
+        self.name = label or str(path)
         if not path.is_dir():
-            raise DataUnavailable(f"{path} is not a folder; give a folder with one sub-folder of images per class")
+            raise DataUnavailable(f"{self.name} is not a folder; give a folder with one sub-folder of images per class")
         if len([child for child in path.iterdir() if child.is_dir()]) < 2:
-            raise DataUnavailable(f"{path} needs at least two sub-folders (one per class) holding images")
+            raise DataUnavailable(f"{self.name} needs at least two sub-folders (one per class) holding images")
         self.image_size = image_size
         try:
             self._dataset = keras.utils.image_dataset_from_directory(
                 path, label_mode="int", image_size=(image_size, image_size), batch_size=None, shuffle=False,
                 verbose=False)
         except ValueError as exc:  # keras says "No images found in directory …" and the like
-            raise DataUnavailable(f"cannot read images from {path}: {str(exc).splitlines()[0]}") from None
+            raise DataUnavailable(f"cannot read images from {self.name}: {str(exc).splitlines()[0]}") from None
         self.class_names = tuple(self._dataset.class_names)
 
     def batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
@@ -177,6 +182,51 @@ class ImageFolder:
                    .batch(batch_size, drop_remainder=True))
         for images, labels in dataset.as_numpy_iterator():
             yield (images / 255.0).astype(np.float32), labels.astype(np.int32)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Folders the operator offers: RESNET_DATA_ROOT names a folder whose sub-folders are data sets. The page lists
+# them; a name that resolves anywhere else (`..`, a link out of the root) is refused, down to every file inside.
+
+DATA_ROOT_VARIABLE = "RESNET_DATA_ROOT"
+
+
+def data_root(environ=None) -> Path | None:
+    """The folder of data sets this server offers, or None (the default: it offers none)."""
+    value = (os.environ if environ is None else environ).get(DATA_ROOT_VARIABLE, "").strip()
+    return Path(value).expanduser().resolve() if value else None
+
+
+def server_folders(root: Path) -> list[str]:
+    """The data sets under `root`: its sub-folders that stay inside it once links are followed; hidden ones left out."""
+    if not root.is_dir():
+        return []
+    return sorted(child.name for child in root.iterdir()
+                  if not child.name.startswith(".") and child.is_dir() and _inside(child, root))
+
+
+def open_server_folder(root: Path, name: str, image_size: int = 32) -> ImageFolder:
+    """Data set `name` of `root`, refused unless it, and everything in it, resolves inside `root`."""
+    root = root.resolve()
+    folder = root / name
+    if name in ("", ".", "..") or Path(name).name != name or not _inside(folder, root) or not folder.is_dir():
+        raise DataUnavailable(f"{name!r} is not one of this server's data sets; pick one from the list")
+    for path in _walk(folder):
+        if not _inside(path, root):
+            raise DataUnavailable(f"{name}: {path.relative_to(folder)} leads outside this server's data sets; "
+                                  "the data set is refused (an administrator can replace the link with the files)")
+    return ImageFolder(folder, image_size, label=name)
+
+
+def _inside(path: Path, root: Path) -> bool:
+    return path.resolve().is_relative_to(root.resolve())
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    """Everything under `folder`, links included (as image_dataset_from_directory would meet them), not followed."""
+    for directory, folders, files in os.walk(folder):
+        for entry in folders + files:
+            yield Path(directory) / entry
 
 
 class NoiseImages:
@@ -199,14 +249,24 @@ class NoiseImages:
             k += 1
 
 
-def open_data(spec: str, image_size: int = 32):
-    """`offline`, `noise`, `cifar10`, or a folder path → a data source of square images of side `image_size`."""
+NAMED_SOURCES = ("offline", "noise", "cifar10")
+
+
+def open_named_data(spec: str, image_size: int = 32):
+    """`offline`, `noise` or `cifar10` → a data source; anything else is refused, never taken for a path."""
     if spec == "noise":
         return NoiseImages(image_size)
     if spec == "offline":
         return OfflineShapes(image_size)
     if spec == "cifar10":
         return Cifar10(image_size)
+    raise DataUnavailable(f"unknown data source {spec!r}; choose one of {', '.join(NAMED_SOURCES)}")
+
+
+def open_data(spec: str, image_size: int = 32):
+    """`offline`, `noise`, `cifar10`, or a folder path (the command line's) → a data source of side `image_size`."""
+    if spec in NAMED_SOURCES:
+        return open_named_data(spec, image_size)
     return ImageFolder(spec, image_size)
 
 

@@ -13,6 +13,7 @@ bytes without building the model or running Graphviz.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -20,6 +21,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -37,6 +39,10 @@ FORMATS = ("svg", "png")
 PNG_DPI = 200
 # Bump when the drawing itself changes, so old cache entries are not served for new code.
 DRAWING_VERSION = 3
+
+# Files kept in the disk cache, the most recently drawn. Every input size, class count, view and option is an entry
+# of its own, so without a bound a visitor stepping through them could fill the server's disk.
+KEPT_DIAGRAMS = 256
 
 STAGE_COLOURS = {1: "#e8e8e8", 2: "#dbe9f6", 3: "#dcf0dc", 4: "#fbe5cf", 5: "#eadcf3", 6: "#f6dada"}
 
@@ -136,7 +142,24 @@ def render(spec: ModelSpec, view: View = View(), options: PlotOptions = PlotOpti
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as part:
         part.write(image)
     os.replace(part.name, path)
+    prune_cache(path.parent)
     return image
+
+
+def prune_cache(folder: Path, keep: int | None = None) -> list[Path]:
+    """Delete all but the `keep` (default KEPT_DIAGRAMS) most recently drawn diagrams in `folder`, and any
+    half-written one an hour old; returns what went."""
+    keep = KEPT_DIAGRAMS if keep is None else keep
+    drawn = sorted((path for path in folder.iterdir() if path.suffix[1:] in FORMATS),
+                   key=lambda path: path.stat().st_mtime, reverse=True)
+    hour_ago = time.time() - 3600  # a drawing takes seconds: an hour-old .part belongs to a process that died
+    abandoned = [path for path in folder.glob("*.part") if path.stat().st_mtime < hour_ago]
+    removed = []
+    for path in drawn[keep:] + abandoned:
+        with contextlib.suppress(FileNotFoundError):  # another session or server pruning at the same time
+            path.unlink()
+            removed.append(path)
+    return removed
 
 
 def require_graphviz() -> None:

@@ -239,42 +239,48 @@ class Classifier:
         """
         start = time.perf_counter()
         names = list(names) if names is not None else [f"image {i + 1}" for i in range(len(items))]
-        rgbs = [images.decode_image(item, name=name) if isinstance(item, (bytes, bytearray)) else item
-                for item, name in zip(items, names, strict=True)]
-        return self._classify_rgb(rgbs, names, top, crop, precision, start)
+        crops = [self._crop(images.decode_image(item, name=name) if isinstance(item, (bytes, bytearray)) else item,
+                            crop) for item, name in zip(items, names, strict=True)]
+        return self._classify_crops(crops, names, top, precision, start)
 
     def classify_each(self, named_items: Sequence[tuple[str, bytes]], *, top: int = DEFAULT_TOP,
                       crop: str | None = None, precision: str | None = None) -> list[Prediction | ImageError]:
         """Like `classify`, but a file that cannot be decoded yields its ImageError in its place and the others
-        are still classified (together, as one batch)."""
+        are still classified (together, as one batch). Past `images.MAX_PHOTOS` files, each is refused unread."""
         start = time.perf_counter()
         results: list[Prediction | ImageError | None] = []
         good, good_names, slots = [], [], []
-        for name, data in named_items:
+        for number, (name, data) in enumerate(named_items):
             try:
-                good.append(images.decode_image(data, name=name))
+                if number >= images.MAX_PHOTOS:
+                    raise ImageError(f"{' '.join(name.split())}: not classified, over {images.MAX_PHOTOS} photos at "
+                                     "once; remove some and try again")
+                # Cropped at once: only one photo at a time is held at full size (up to 40 MP, 120 MB).
+                good.append(self._crop(images.decode_image(data, name=name), crop))
             except ImageError as exc:
                 results.append(exc)
                 continue
             good_names.append(name)
             slots.append(len(results))
             results.append(None)
-        for slot, prediction in zip(slots, self._classify_rgb(good, good_names, top, crop, precision, start),
+        for slot, prediction in zip(slots, self._classify_crops(good, good_names, top, precision, start),
                                     strict=True):
             results[slot] = prediction
         return results
 
-    def _classify_rgb(self, rgbs, names, top, crop, precision, start) -> list[Prediction]:
-        if not rgbs:
+    def _crop(self, rgb: np.ndarray, crop: str | None) -> np.ndarray:
+        return images.crop_for_model(rgb, self.input_size, crop=crop or self.crop_mode)
+
+    def _classify_crops(self, crops, names, top, precision, start) -> list[Prediction]:
+        if not crops:
             return []
-        crops = [images.crop_for_model(rgb, self.input_size, crop=crop or self.crop_mode) for rgb in rgbs]
         batch = images.preprocess(np.stack(crops), self.style)
         engine = self._engine_for(precision)
         with self._answers:
             probabilities = engine(batch)
         tops = [self._top(row, top) for row in probabilities]
         latency = (time.perf_counter() - start) * 1000
-        return [Prediction(source=name, top=scores, latency_ms=latency, batch_size=len(rgbs), device=engine.device,
+        return [Prediction(source=name, top=scores, latency_ms=latency, batch_size=len(crops), device=engine.device,
                            engine=engine.name, pretrained=self.pretrained, crop=crop, style=self.style,
                            precision=engine.precision)
                 for name, scores, crop in zip(names, tops, crops, strict=True)]

@@ -1,4 +1,5 @@
-"""Bounds on training runs, kept in one place so one user cannot starve a classroom server.
+"""Bounds on training runs and on the images a visitor uploads for them, kept in one place so one user cannot starve
+a classroom server.
 
 `Limits` holds every number (defaults below, each overridable by an environment variable read once at start-up);
 `RunRegistry` is the server-wide gate: at most `max_concurrent_runs` runs at a time, and one per session. Both refuse
@@ -21,6 +22,10 @@ ENVIRONMENT = {
     "RESNET_MAX_IMAGE_SIZE": "max_image_size",
     "RESNET_MAX_RUN_SECONDS": "max_run_seconds",
     "RESNET_MAX_CONCURRENT_RUNS": "max_concurrent_runs",
+    "RESNET_MAX_UPLOAD_FILES": "max_upload_files",
+    "RESNET_MAX_UPLOAD_TOTAL_MB": "max_upload_total_mb",
+    "RESNET_MAX_UPLOAD_MEGAPIXELS": "max_upload_megapixels",
+    "RESNET_MAX_CLASSES": "max_classes",
 }
 
 
@@ -31,6 +36,13 @@ class Limits:
     max_image_size: int = 128
     max_run_seconds: float = 900.0  # wall time of one run (both nets); the run stops there and keeps its records
     max_concurrent_runs: int = 2  # server-wide; each run already keeps 2 CPU cores busy
+    # One upload (a folder or a .zip) for the gradient lab. Streamlit bounds each file (server.maxUploadSize), not
+    # their number nor what a zip holds once inflated; these bound the rest. Each image is also held to the Predict
+    # page's per-image guards (resnet.images: bytes, megapixels, sides).
+    max_upload_files: int = 1000  # files in the folder, or entries in the zip
+    max_upload_total_mb: int = 200  # bytes of all files together, counted inflated for a zip
+    max_upload_megapixels: int = 1000  # pixels of all images together: what bounds the time spent decoding them
+    max_classes: int = 100  # class folders of a data set (the width of the classifier)
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
@@ -64,6 +76,13 @@ class Limits:
             if value > bound:
                 raise RunRefused(f"{what} {value} is over this server's limit of {bound}; pick ≤ {bound} "
                                  f"(an administrator can raise it with {variable})")
+
+
+    def check_classes(self, count: int) -> None:
+        """Refuse a data set with more class folders than this server trains on."""
+        if count > self.max_classes:
+            raise RunRefused(f"{count} classes is over this server's limit of {self.max_classes}; use fewer class "
+                             "folders (an administrator can raise it with RESNET_MAX_CLASSES)")
 
 
 class RunRegistry:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 import time
-from typing import Iterator
+from typing import Callable, Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -138,7 +138,8 @@ class RunConfig:
     optimizer: str = "momentum"
     learning_rate: float = 0.02
     steps: int = 50  # 0: the gradient norms at initialisation on one batch, no update
-    data: str = "offline"  # "offline" | "noise" | "cifar10" | a folder of class sub-folders
+    data: str = "offline"  # "offline" | "noise" | "cifar10" | a folder of class sub-folders; or, when the run is
+    # handed its data source (the app's upload or server folder), what the page calls that data
     image_size: int | None = None  # None: the lab's size for the net (LAB_IMAGE_SIZES), else its own input size
 
     def net_name(self, variant: str) -> str:
@@ -175,6 +176,8 @@ def check_config(config: RunConfig, limits: Limits) -> None:
         raise RunRefused("pick at least one net to train: the residual net, its plain twin, or both")
     if set(config.variants) - set(VARIANTS):
         raise RunRefused(f"variants must be some of {VARIANTS}, not {config.variants}")
+    if config.initializer not in (*INITIALIZERS, resnet.ARCHITECTURES[config.arch].style.kernel_initializer):
+        raise RunRefused(f"unknown initialiser {config.initializer!r}; choose one of {', '.join(INITIALIZERS)}")
     if config.optimizer not in OPTIMIZERS:
         raise RunRefused(f"unknown optimiser {config.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
     if config.learning_rate <= 0:
@@ -182,17 +185,25 @@ def check_config(config: RunConfig, limits: Limits) -> None:
     limits.check(steps=config.steps, batch=config.batch_size, image_size=config.size)
 
 
+# Opens a run's data at the image side it is given: the app's way to hand a run an upload or a server folder, so that
+# nothing the page was sent is ever taken for a path by `open_data`.
+DataOpener = Callable[[int], object]
+
+
 class Run:
     """A configured run: data opened and nets built on construction (errors surface there); `steps()` trains.
+
+    `data` opens the data source instead of `open_data(config.data)`.
 
     `stop()` (from any thread) ends the run between two steps; the wall-time limit does the same. `stopped` says
     why a run ended early ("asked", "time limit") and stays None when it did all its steps.
     """
 
-    def __init__(self, config: RunConfig, limits: Limits | None = None):
+    def __init__(self, config: RunConfig, limits: Limits | None = None, data: DataOpener | None = None):
         self.config, self.limits = config, limits or Limits.from_environment()
         check_config(config, self.limits)
-        self.data = open_data(config.data, config.size)
+        self.data = data(config.size) if data is not None else open_data(config.data, config.size)
+        self.limits.check_classes(len(self.data.class_names))
         self.nets = {}
         for variant in config.variants:  # the same seed: the plain twin starts from the residual net's weights
             self.nets[config.net_name(variant)] = resnet.build(
@@ -245,32 +256,41 @@ class Run:
 class BackgroundRun:
     """A run trained in a worker thread, holding a registry slot until it ends; the app polls `records`.
 
-    The slot is taken here, in the caller's thread, so a refusal is raised to the caller at once.
+    The slot is taken here, in the caller's thread, so a refusal is raised to the caller at once. The data is opened
+    in the worker, inside the slot: decoding an upload is work the server-wide cap must count too.
     """
 
-    def __init__(self, config: RunConfig, registry: RunRegistry, session_key: str, limits: Limits | None = None):
+    def __init__(self, config: RunConfig, registry: RunRegistry, session_key: str, limits: Limits | None = None,
+                 data: DataOpener | None = None):
         limits = limits or Limits.from_environment()
         check_config(config, limits)
         self.config = config
         self.records: list[StepRecord] = []
         self.error: Exception | None = None
+        self.class_names: tuple[str, ...] = ()  # once the data is open
+        self.class_counts: dict[str, int] = {}  # images per class, where the data source counts them (an upload)
+        self.problems: tuple[str, ...] = ()  # files of an upload left out, one line each
         self.run: Run | None = None  # while it trains; dropped at the end so a finished run holds no model
         self._stopped: str | None = None
         self._stop_asked = threading.Event()
         registry.acquire(session_key)
-        self._thread = threading.Thread(target=self._work, args=(limits, registry, session_key),
+        self._thread = threading.Thread(target=self._work, args=(limits, registry, session_key, data),
                                         name=f"gradient-run-{session_key}", daemon=True)
         self._thread.start()
 
-    def _work(self, limits, registry, session_key):
+    def _work(self, limits, registry, session_key, data):
         try:
-            self.run = Run(self.config, limits)
+            self.run = Run(self.config, limits, data)
+            self.class_names = tuple(self.run.data.class_names)
+            self.class_counts = dict(getattr(self.run.data, "counts", {}))
+            self.problems = tuple(getattr(self.run.data, "problems", ()))
             if self._stop_asked.is_set():
                 self.run.stop()
             for records in self.run.steps():
                 self.records.extend(records)  # list.extend is atomic under the GIL; readers copy before use
         except Exception as exc:  # noqa: BLE001 - handed to the page, which shows it
             self.error = exc
+            self.problems = self.problems or tuple(getattr(exc, "problems", ()))
         finally:
             if self.run is not None:
                 self._stopped, self.run = self.run.stopped, None

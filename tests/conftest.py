@@ -125,6 +125,28 @@ def official_resnet50_h5(tmp_path_factory):
     return path
 
 
+@pytest.fixture()
+def image_folder_factory():
+    """Makes a folder of two classes, cats (reddish) and dogs (bluish), five small PNGs each."""
+    from PIL import Image
+
+    def make(folder):
+        rng = np.random.default_rng(0)
+        for name, colour in (("cats", (200, 40, 40)), ("dogs", (40, 40, 200))):
+            (folder / name).mkdir(parents=True)
+            for i in range(5):
+                pixels = np.clip(np.array(colour) + rng.normal(0, 10, (20, 24, 3)), 0, 255).astype(np.uint8)
+                Image.fromarray(pixels).save(folder / name / f"{i}.png")
+        return folder
+
+    return make
+
+
+@pytest.fixture()
+def image_folder(tmp_path, image_folder_factory):
+    return image_folder_factory(tmp_path)
+
+
 @pytest.fixture
 def offline(monkeypatch, tmp_path):
     """No weights anywhere: an empty Keras cache and an origin that cannot serve the file."""

@@ -1,9 +1,16 @@
 """The gradient lab page in Streamlit's AppTest: start a tiny run, watch progress and charts, switch BatchNorm off,
-stop a long run and keep what it did."""
+stop a long run and keep what it did; train on an uploaded zip or folder, or on a data set of RESNET_DATA_ROOT; and
+refuse what a hand-made message could ask for instead of what the page offers.
+
+AppTest drives st.file_uploader (streamlit 1.67: `set_value`/`upload` with name, bytes and MIME type), so uploads go
+through the page as a browser's would."""
 
 import time
 
+import pytest
 from streamlit.testing.v1 import AppTest
+
+from tests.test_uploads import BLUE, RED, png, zipped
 
 PAGE = "../app/views/gradients.py"
 
@@ -90,11 +97,130 @@ def test_a_refused_run_says_why():
     assert "gradient_run" not in at.session_state
 
 
-def test_a_run_on_a_missing_folder_shows_the_reason(tmp_path):
-    at = tiny_lab()
-    at.radio(key="data").set_value("folder").run()
-    at.text_input(key="folder").input(str(tmp_path / "nowhere"))
+def send_raw(widget, value: str):
+    """Make `widget` send `value` on the next run, as a hand-made websocket message could, whether or not it is one of
+    the widget's options (the browser's widget only ever sends an option)."""
+    class Raw(type(widget)):
+        @property
+        def _widget_state(self):
+            state = super()._widget_state
+            state.string_value = value
+            return state
+
+    widget.__class__ = Raw
+
+
+def test_the_page_offers_no_free_text_path_and_takes_a_folder_or_a_zip():
+    at = AppTest.from_file(PAGE, default_timeout=120).run()
+    assert not at.text_input and not at.text_area  # nowhere to type a path
+    assert at.radio(key="data").options == ["generated shapes (offline)", "random noise (the probe batch)",
+                                            "CIFAR-10 (if cached)", "my own images (upload a folder or a .zip)"]
+    assert not at.get("file_uploader")
+    at.radio(key="data").set_value("upload").run()
+    folder, archive = at.get("file_uploader")
+    assert folder.accept_directory and not archive.accept_directory and archive.allowed_type == [".zip"]
+
+
+def upload_lab(steps=1):
+    at = tiny_lab(steps)
+    at.checkbox(key="plain").uncheck()
+    return at.radio(key="data").set_value("upload").run()
+
+
+def finished(at):
+    run = background(at)
+    assert run.wait(180)
+    return run, at.run()
+
+
+def test_a_run_trains_on_an_uploaded_zip_shows_its_classes_and_names_the_files_left_out():
+    at = upload_lab()
+    archive = zipped({"pets/cats/0.png": png(RED), "pets/cats/1.png": png(RED), "pets/dogs/0.png": png(BLUE),
+                      "pets/dogs/notes.txt": b"not an image", "../escape.png": png(BLUE)})
+    at.file_uploader(key="upload_zip").set_value(("pets.zip", archive, "application/zip")).run()
     at.button(key="start").click().run()
-    assert background(at).wait(60)
-    at.run()
-    assert "is not a folder" in at.error[0].value
+    assert not at.exception and not at.error
+    run, at = finished(at)
+    assert run.error is None and len(run.records) == 1
+    assert run.config.data == "upload" and run.class_names == ("cats", "dogs")
+    assert run.class_counts == {"cats": 2, "dogs": 1}
+    shown_classes = at.dataframe[0].value
+    assert list(shown_classes["class"]) == ["cats", "dogs"] and list(shown_classes["images"]) == [2, 1]
+    assert "2 file(s) of your upload were left out" in at.warning[0].value
+    left_out = at.code[0].value.splitlines()
+    assert [line.split(":")[0] for line in left_out] == ["../escape.png", "pets/dogs/notes.txt"]
+    assert len(charts(at)) == 4
+
+
+def test_a_run_trains_on_an_uploaded_folder():
+    at = upload_lab()
+    at.file_uploader(key="upload_folder").set_value(
+        [(f"pets/{name}/{i}.png", png(colour), "image/png") for name, colour in (("cats", RED), ("dogs", BLUE))
+         for i in range(2)]).run()
+    at.button(key="start").click().run()
+    run, at = finished(at)
+    assert run.error is None and run.class_names == ("cats", "dogs") and not at.warning
+
+
+def test_an_upload_left_with_fewer_than_two_classes_is_refused_and_its_files_named():
+    at = upload_lab()
+    at.file_uploader(key="upload_zip").set_value(("one.zip", zipped({"pets/cats/0.png": png(RED),
+                                                                     "pets/dogs/0.png": b"GIF89a broken"}),
+                                                  "application/zip")).run()
+    at.button(key="start").click().run()
+    run, at = finished(at)
+    assert "fewer than two classes" in at.error[0].value and not run.records
+    assert at.code[0].value.startswith("pets/dogs/0.png: ")
+
+
+def test_start_without_an_upload_or_with_both_kinds_says_what_to_do():
+    at = upload_lab()
+    at.button(key="start").click().run()
+    assert "upload a folder" in at.error[0].value and "gradient_run" not in at.session_state
+    at.file_uploader(key="upload_zip").set_value(("a.zip", zipped({}), "application/zip"))
+    at.file_uploader(key="upload_folder").set_value([("pets/cats/0.png", png(RED), "image/png")]).run()
+    at.button(key="start").click().run()
+    assert "not both" in at.error[0].value and "gradient_run" not in at.session_state
+
+
+@pytest.mark.parametrize("key, value", [("data", "/proc/self"), ("data", "folder"), ("arch", "../../etc"),
+                                        ("initializer", "/etc/passwd")])
+def test_a_hand_made_value_outside_the_options_is_refused_before_anything_opens(key, value):
+    at = tiny_lab()
+    widget = at.radio(key=key) if key == "data" else at.selectbox(key=key)
+    send_raw(widget, value)
+    at.button(key="start").click().run()
+    assert not at.exception
+    assert f"not one of the choices for {key}" in at.error[0].value
+    assert "gradient_run" not in at.session_state
+
+
+@pytest.fixture()
+def data_root(tmp_path, monkeypatch, image_folder_factory):
+    root = tmp_path / "sets"
+    image_folder_factory(root / "pets")
+    image_folder_factory(tmp_path / "secret")
+    monkeypatch.setenv("RESNET_DATA_ROOT", str(root))
+    return root
+
+
+def test_a_data_set_of_the_data_root_is_picked_from_a_list_and_trained_on(data_root):
+    at = tiny_lab()
+    at.checkbox(key="plain").uncheck()
+    at.radio(key="data").set_value("server").run()
+    assert at.selectbox(key="server_folder").options == ["pets"] and not at.text_input
+    at.button(key="start").click().run()
+    run, at = finished(at)
+    assert run.error is None and run.class_names == ("cats", "dogs")
+    assert run.config.data == "server data set pets"
+    assert str(data_root) not in " ".join(caption.value for caption in at.caption)
+
+
+@pytest.mark.parametrize("value", ["../secret", "pets/../../secret", "/etc"])
+def test_a_hand_made_data_set_name_outside_the_list_is_refused(data_root, value):
+    at = tiny_lab()
+    at.radio(key="data").set_value("server").run()
+    send_raw(at.selectbox(key="server_folder"), value)
+    at.button(key="start").click().run()
+    assert "not one of the choices for server_folder" in at.error[0].value
+    assert "gradient_run" not in at.session_state

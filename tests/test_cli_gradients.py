@@ -47,6 +47,15 @@ def test_text_output_lists_every_layer_under_its_step(capsys):
     assert float(lines[1].split()[2]) > 0
 
 
+def test_the_command_line_still_trains_on_a_folder_it_is_given(capsys, image_folder):
+    """The CLI runs on the user's own machine: a path is what --data takes there."""
+    code, out, _ = run(capsys, "gradients", "--arch", "resnet20", "--steps", "1", "--batch", "4",
+                       "--data", str(image_folder), "--json")
+    assert code == 0
+    document = json.loads(out)
+    assert document["config"]["data"] == str(image_folder) and len(document["records"]) == 1
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--steps", "100000"], "steps 100000 is over this server's limit"),
     (["--data", "/nowhere/at/all"], "/nowhere/at/all is not a folder"),

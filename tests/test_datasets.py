@@ -1,11 +1,14 @@
-"""Data sources of the gradient lab: the generated offline set, CIFAR-10 only from the cache, the user's folder."""
+"""Data sources of the gradient lab: the generated offline set, CIFAR-10 only from the cache, a folder (the command
+line's path, or a data set the operator offers under RESNET_DATA_ROOT)."""
+
+from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from resnet.datasets import (SHAPE_CLASSES, Cifar10, DataUnavailable, ImageFolder, NoiseImages, OfflineShapes,
-                             cifar10_cached, open_data, random_batch)
+                             cifar10_cached, data_root, open_data, open_named_data, open_server_folder, random_batch,
+                             server_folders)
 
 
 def take(source, batch_size, seed, n):
@@ -71,17 +74,6 @@ def test_cifar10_cache_is_found_where_keras_puts_it(tmp_path, monkeypatch):
     assert cifar10_cached()
 
 
-@pytest.fixture()
-def image_folder(tmp_path):
-    rng = np.random.default_rng(0)
-    for name, colour in (("cats", (200, 40, 40)), ("dogs", (40, 40, 200))):
-        (tmp_path / name).mkdir()
-        for i in range(5):
-            pixels = np.clip(np.array(colour) + rng.normal(0, 10, (20, 24, 3)), 0, 255).astype(np.uint8)
-            Image.fromarray(pixels).save(tmp_path / name / f"{i}.png")
-    return tmp_path
-
-
 def test_a_folder_of_class_sub_folders_gives_batches_of_the_requested_size(image_folder):
     source = open_data(str(image_folder), image_size=16)
     assert source.class_names == ("cats", "dogs")
@@ -108,3 +100,64 @@ def test_bad_folders_are_refused_in_one_line(tmp_path, layout, message):
     with pytest.raises(DataUnavailable, match=message) as caught:
         ImageFolder(folder)
     assert "\n" not in str(caught.value)
+
+
+def test_named_data_never_takes_a_name_for_a_path():
+    for spec in ("/proc/self", "/", "/etc", str(Path.home())):
+        with pytest.raises(DataUnavailable, match="unknown data source"):
+            open_named_data(spec)
+    assert open_named_data("offline", 16).image_size == 16
+
+
+# ---- RESNET_DATA_ROOT: folders the operator offers --------------------------------------------------------------
+
+@pytest.fixture()
+def data_root_with_sets(tmp_path, image_folder_factory):
+    """root/flowers and root/pets are data sets; root/.hidden is not; a secret folder lies beside the root."""
+    root = tmp_path / "root"
+    for name in ("flowers", "pets", ".hidden"):
+        image_folder_factory(root / name)
+    image_folder_factory(tmp_path / "secret")
+    return root
+
+
+def test_the_data_root_is_unset_by_default_and_read_from_the_environment(tmp_path):
+    assert data_root({}) is None and data_root({"RESNET_DATA_ROOT": " "}) is None
+    assert data_root({"RESNET_DATA_ROOT": str(tmp_path / "." / "x" / "..")}) == tmp_path.resolve()
+
+
+def test_the_data_root_lists_its_sub_folders_and_opens_one_by_name(data_root_with_sets):
+    root = data_root_with_sets
+    assert server_folders(root) == ["flowers", "pets"]
+    source = open_server_folder(root, "pets", image_size=16)
+    assert source.class_names == ("cats", "dogs") and source.name == "pets"
+    assert next(source.batches(4, seed=0))[0].shape == (4, 16, 16, 3)
+
+
+@pytest.mark.parametrize("name", ["..", "../secret", "pets/../../secret", "/etc", "", ".",
+                                  "pets/cats", "nowhere"])
+def test_a_name_that_is_not_a_listed_data_set_is_refused(data_root_with_sets, name):
+    with pytest.raises(DataUnavailable, match="is not one of this server's data sets") as caught:
+        open_server_folder(data_root_with_sets, name)
+    assert str(data_root_with_sets) not in str(caught.value)  # the server's paths are not shown
+
+
+def test_a_link_out_of_the_root_is_neither_listed_nor_opened(data_root_with_sets):
+    root = data_root_with_sets
+    (root / "escape").symlink_to(root.parent / "secret", target_is_directory=True)
+    (root / "inside").symlink_to(root / "pets", target_is_directory=True)  # a link that stays inside is fine
+    assert server_folders(root) == ["flowers", "inside", "pets"]
+    with pytest.raises(DataUnavailable, match="is not one of this server's data sets"):
+        open_server_folder(root, "escape")
+    assert open_server_folder(root, "inside").class_names == ("cats", "dogs")
+
+
+@pytest.mark.parametrize("where", ["class", "file"])
+def test_a_data_set_with_a_link_out_of_the_root_inside_it_is_refused(data_root_with_sets, where):
+    root = data_root_with_sets
+    if where == "class":
+        (root / "pets" / "secrets").symlink_to(root.parent / "secret" / "cats", target_is_directory=True)
+    else:
+        (root / "pets" / "cats" / "passwd.png").symlink_to(root.parent / "secret" / "dogs" / "0.png")
+    with pytest.raises(DataUnavailable, match="pets: .* leads outside this server's data sets"):
+        open_server_folder(root, "pets")

@@ -1,6 +1,8 @@
 """Diagrams: what each view's DOT holds, and how the disk cache and a missing Graphviz behave for real."""
 
+import os
 import re
+import time
 
 import pytest
 
@@ -163,6 +165,29 @@ def test_each_option_is_its_own_cache_entry(cache):
     assert len({narrow, wide, sideways}) == 3
     assert len(list(cache.iterdir())) == 3
     assert diagrams.render(ModelSpec("resnet20", plain=True), view) != narrow
+
+
+def test_the_disk_cache_keeps_only_the_most_recent_drawings(cache, monkeypatch):
+    monkeypatch.setattr(diagrams, "KEPT_DIAGRAMS", 2)
+    spec = ModelSpec("resnet20")
+    for options in (PlotOptions(), PlotOptions(show_shapes=True), PlotOptions(rankdir="LR")):
+        diagrams.render(spec, View("block", block_kind="identity"), options)
+        time.sleep(0.01)  # distinct modification times
+    kept = {path.name for path in cache.iterdir()}
+    assert len(kept) == 2
+    assert kept == {diagrams.cache_path(spec, View("block", block_kind="identity"), options, "svg").name
+                    for options in (PlotOptions(show_shapes=True), PlotOptions(rankdir="LR"))}
+
+
+def test_pruning_removes_hour_old_half_written_files_and_nothing_else(tmp_path):
+    for name in ("a.svg", "b.png", "old.part", "fresh.part", "notes.txt"):
+        (tmp_path / name).write_bytes(b"x")
+    hour_and_a_bit = time.time() - 3700
+    os.utime(tmp_path / "old.part", (hour_and_a_bit, hour_and_a_bit))
+    os.utime(tmp_path / "a.svg", (hour_and_a_bit, hour_and_a_bit))
+    removed = diagrams.prune_cache(tmp_path, keep=1)
+    assert sorted(path.name for path in removed) == ["a.svg", "old.part"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["b.png", "fresh.part", "notes.txt"]
 
 
 def test_png_for_download(cache):

@@ -270,6 +270,15 @@ def test_streamlit_upload_limit_matches_the_library():
     assert config["server"]["maxUploadSize"] == images.MAX_UPLOAD_MB
 
 
+def test_streamlit_keeps_its_xsrf_protection_on():
+    """Uploads need Streamlit's XSRF token only while server.enableXsrfProtection is on (its default): SECURITY.md."""
+    from streamlit import config as streamlit_config
+
+    config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert config["server"].get("enableXsrfProtection", True) is True
+    assert streamlit_config.get_option("server.enableXsrfProtection") is True
+
+
 def test_read_image_file(tmp_path):
     path = tmp_path / "cat.png"
     path.write_bytes(encode(quadrants(64, 64), "PNG"))

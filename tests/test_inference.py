@@ -147,6 +147,17 @@ def test_classify_each_reports_bad_files_in_place_and_still_classifies_the_rest(
     assert isinstance(results[2], ImageError) and "truncated" in str(results[2])
 
 
+def test_classify_each_refuses_photos_past_the_limit_unread(classifier):
+    cat = CAT.read_bytes()
+    named = [(f"cat{i}.jpg", cat) for i in range(images.MAX_PHOTOS)] + [("extra\n.jpg", b"not even an image")]
+    results = classifier.classify_each(named)
+    assert all(isinstance(result, Prediction) for result in results[:-1])
+    assert results[0].batch_size == images.MAX_PHOTOS
+    assert isinstance(results[-1], ImageError)
+    assert str(results[-1]) == (f"extra .jpg: not classified, over {images.MAX_PHOTOS} photos at once; remove some "
+                                "and try again")
+
+
 @pytest.mark.parametrize("case", list(bad_inputs()))
 def test_classify_refuses_each_bad_input_with_one_line(classifier, case):
     name, data, fragment = bad_inputs()[case]

@@ -16,6 +16,18 @@ def test_environment_variables_override_the_defaults():
     assert limits.max_batch == Limits().max_batch
 
 
+def test_upload_and_class_limits_have_their_own_variables():
+    limits = Limits.from_environment({"RESNET_MAX_UPLOAD_FILES": "50", "RESNET_MAX_UPLOAD_TOTAL_MB": "10",
+                                      "RESNET_MAX_UPLOAD_MEGAPIXELS": "20", "RESNET_MAX_CLASSES": "3"})
+    assert (limits.max_upload_files, limits.max_upload_total_mb, limits.max_upload_megapixels,
+            limits.max_classes) == (50, 10, 20, 3)
+    limits.check_classes(3)
+    with pytest.raises(RunRefused, match="4 classes is over this server's limit of 3"):
+        limits.check_classes(4)
+    with pytest.raises(ValueError, match="max_upload_files must be positive"):
+        Limits(max_upload_files=0)
+
+
 def test_a_malformed_environment_variable_is_named():
     with pytest.raises(RunRefused, match="RESNET_MAX_BATCH='lots' is not a number"):
         Limits.from_environment({"RESNET_MAX_BATCH": "lots"})

@@ -11,6 +11,7 @@ from resnet.errors import RunRefused, UnknownArchitecture
 from resnet.limits import Limits, RunRegistry
 from resnet.training import (BackgroundRun, Run, RunConfig, TrainStep, gradient_norms, init_norms, kernel_layers,
                              make_optimizer, records_table)
+from resnet.uploads import UploadRefused, open_upload
 
 
 def first_over_last_conv(norms):
@@ -141,10 +142,26 @@ def test_background_run_trains_in_a_thread_stops_and_frees_its_slot():
     (RunConfig(image_size=1024), "image size 1024 is over"),
     (RunConfig(optimizer="rmsprop"), "unknown optimiser 'rmsprop'"),
     (RunConfig(learning_rate=0), "learning rate must be positive"),
+    (RunConfig(initializer="../../etc/passwd"), "unknown initialiser"),
 ])
 def test_runs_over_a_limit_are_refused_with_the_reason(config, message):
     with pytest.raises(RunRefused, match=message):
         Run(config, Limits())
+
+
+def test_a_data_set_with_more_classes_than_the_limit_is_refused_before_any_net_is_built():
+    with pytest.raises(RunRefused, match="10 classes is over this server's limit of 5.*RESNET_MAX_CLASSES"):
+        Run(RunConfig(data="offline"), Limits(max_classes=5))
+
+
+def test_a_background_run_opens_the_data_it_is_handed_and_reports_an_upload_refused_with_its_files():
+    registry = RunRegistry(max_concurrent_runs=1)
+    upload = [("pets/cats/0.png", b"not a png"), ("pets/dogs/notes.txt", b"hello")]
+    background = BackgroundRun(RunConfig(data="upload", steps=1, batch_size=4), registry, "session-a",
+                               data=lambda size: open_upload(upload, size, Limits()))
+    assert background.wait(60) and registry.active == 0
+    assert isinstance(background.error, UploadRefused) and "fewer than two classes" in str(background.error)
+    assert [line.split(":")[0] for line in background.problems] == ["pets/cats/0.png", "pets/dogs/notes.txt"]
 
 
 def test_unknown_architecture_is_refused_by_name():

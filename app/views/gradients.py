@@ -2,20 +2,26 @@
 
 import json
 import uuid
+from functools import partial
 
 import pandas as pd
 import streamlit as st
+from streamlit.typing import UploadedFile
 
 import resnet
-from resnet.datasets import cifar10_cached
-from resnet.errors import UserError
+from resnet.datasets import (NAMED_SOURCES, cifar10_cached, data_root, open_named_data, open_server_folder,
+                             server_folders)
+from resnet.errors import RunRefused, UserError
 from resnet.gradient_charts import curve_figure, norm_heatmap, norms_by_depth_figure
 from resnet.limits import Limits, RunRegistry
 from resnet.training import (INITIALIZERS, LAB_IMAGE_SIZES, OPTIMIZERS, BackgroundRun, RunConfig, records_table,
                              run_document)
+from resnet.uploads import open_upload
 
 DATA_SOURCES = {"offline": "generated shapes (offline)", "noise": "random noise (the probe batch)",
-                "cifar10": "CIFAR-10 (if cached)", "folder": "my folder of images"}
+                "cifar10": "CIFAR-10 (if cached)", "upload": "my own images (upload a folder or a .zip)",
+                "server": "a data set on this server"}
+IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]  # the Predict page's
 
 
 @st.cache_resource
@@ -47,22 +53,68 @@ st.markdown(
     "instead, so its early layers barely learn; with shortcuts, the norms stay within a small factor from input "
     "to output, and the deep residual net trains while the deep plain one lags (He et al., 2016).")
 
-def chosen_config() -> RunConfig:
-    """The settings as the widgets hold them now; read in the Start callback, after this click's widget changes."""
+
+def chosen(key: str, options):
+    """A choice widget's value as this click left it. A callback runs before the widgets check what the browser sent
+    against their options, so a hand-made message could put anything here; what is not an option is refused."""
+    value = st.session_state.get(key)
+    if value not in options:
+        raise RunRefused(f"that is not one of the choices for {key}; reload the page and choose again")
+    return value
+
+
+def uploaded_files() -> list[UploadedFile]:
+    # A callback sees the uploaders' state unfiltered: files removed since are still listed, as DeletedFile.
+    folder = [f for f in st.session_state.get("upload_folder") or [] if isinstance(f, UploadedFile)]
+    archive = st.session_state.get("upload_zip")
+    archive = archive if isinstance(archive, UploadedFile) else None
+    if folder and archive:
+        raise RunRefused("give a folder or a .zip, not both: remove one of them")
+    if not folder and archive is None:
+        raise RunRefused("upload a folder with one sub-folder of images per class, or a .zip of one, first")
+    return [archive] if archive is not None else folder
+
+
+def chosen_data(source: str):
+    """(what the run calls its data, how it opens it) for the chosen source. Nothing the page was sent is a path:
+    an upload is read in memory, a server data set is picked from the listed names of RESNET_DATA_ROOT."""
+    if source in NAMED_SOURCES:
+        return source, partial(open_named_data, source)
+    if source == "upload":
+        files = uploaded_files()
+        # The bytes are copied in the worker, inside its run slot, and dropped once decoded.
+        return "upload", lambda size: open_upload([(f.name, f.getvalue()) for f in files], size, limits())
+    root = data_root()
+    name = chosen("server_folder", server_folders(root) if root else [])
+    return f"server data set {name}", partial(open_server_folder, root, name)
+
+
+def chosen_run():
+    """The settings as the widgets hold them now, and the data opener; read in the Start callback, after this click's
+    widget changes."""
     state = st.session_state
-    return RunConfig(arch=state.arch, variants=tuple(v for v in ("residual", "plain") if state[v]),
-                     batch_norm=state.batch_norm, initializer=state.initializer, seed=int(state.seed),
-                     batch_size=int(state.batch_size), optimizer=state.optimizer,
-                     learning_rate=float(state.learning_rate), steps=int(state.steps),
-                     data=state.folder if state.data == "folder" else state.data,
-                     image_size=LAB_IMAGE_SIZES[state.arch])
+    arch = chosen("arch", LAB_IMAGE_SIZES)
+    data, opener = chosen_data(chosen("data", offered_sources()))
+    config = RunConfig(arch=arch, variants=tuple(v for v in ("residual", "plain") if state[v]),
+                       batch_norm=bool(state.batch_norm),
+                       initializer=chosen("initializer", INITIALIZERS), seed=int(state.seed),
+                       batch_size=int(state.batch_size), optimizer=chosen("optimizer", OPTIMIZERS),
+                       learning_rate=float(state.learning_rate), steps=int(state.steps), data=data,
+                       image_size=LAB_IMAGE_SIZES[arch])
+    return config, opener
+
+
+def offered_sources() -> list[str]:
+    root = data_root()
+    return [source for source in DATA_SOURCES if source != "server" or (root and server_folders(root))]
 
 
 def start_run():
     """Start in the button's callback, before the page is drawn, so Start and Stop are drawn in the new state."""
     session_key = st.session_state.setdefault("gradient_session", uuid.uuid4().hex)
     try:
-        st.session_state.gradient_run = BackgroundRun(chosen_config(), run_registry(), session_key, limits())
+        config, opener = chosen_run()
+        st.session_state.gradient_run = BackgroundRun(config, run_registry(), session_key, limits(), data=opener)
     except UserError as refused:
         st.session_state.gradient_refused = str(refused)
 
@@ -88,10 +140,19 @@ with st.expander("Run settings", expanded=current_run() is None):
                        max_value=bounds.max_steps, value=min(60, bounds.max_steps), key="steps")
     right.select_slider("Batch size", [b for b in (4, 8, 16, 32, 64, 128) if b <= bounds.max_batch],
                         value=min(32, bounds.max_batch), key="batch_size")
-    source = right.radio("Data", list(DATA_SOURCES), format_func=DATA_SOURCES.get, key="data")
-    right.text_input("Folder (one sub-folder of images per class)", key="folder", disabled=source != "folder")
+    source = right.radio("Data", offered_sources(), format_func=DATA_SOURCES.get, key="data")
     if source == "cifar10" and not cifar10_cached():
         right.caption("CIFAR-10 is not cached on this server, and it cannot be downloaded here.")
+    if source == "server":
+        right.selectbox("Data set", server_folders(data_root()), key="server_folder")
+    if source == "upload":
+        folder_column, zip_column = st.columns(2)
+        folder_column.file_uploader("A folder with one sub-folder of images per class", type=IMAGE_TYPES,
+                                    accept_multiple_files="directory", key="upload_folder")
+        zip_column.file_uploader("…or a .zip of such a folder", type=["zip"], key="upload_zip")
+        st.caption(f"Your images stay in this server's memory for your run only. At most {bounds.max_upload_files} "
+                   f"files and {bounds.max_upload_total_mb} MB (inflated), {bounds.max_upload_megapixels} megapixels "
+                   f"in all, {bounds.max_classes} classes; each image as on the Predict page.")
     st.caption(f"This server allows ≤ {bounds.max_steps} steps, batch ≤ {bounds.max_batch}, "
                f"{bounds.max_run_seconds:.0f} s per run and {bounds.max_concurrent_runs} runs at a time.")
 
@@ -119,9 +180,12 @@ def show_run(polling: bool):
                f"seed {config.seed}, data {config.data}.")
     if config.steps:
         st.progress(done / config.steps, text=f"step {done} of {config.steps}")
+    show_data(background)
     if background.error is not None:
         st.error(str(background.error) if isinstance(background.error, UserError) else
                  f"the run failed: {background.error!r}")
+    elif background.running and not background.class_names:
+        st.info("Reading the images…")
     elif background.running and not records:
         st.info("Building the networks and compiling their train steps…")
     elif background.stopped == "asked":
@@ -146,6 +210,19 @@ def show_run(polling: bool):
                                    file_name=f"gradients_{config.arch}.csv", mime="text/csv")
         json_column.download_button("Download JSON", json.dumps(run_document(config, records, background.stopped)),
                                     file_name=f"gradients_{config.arch}.json", mime="application/json")
+
+
+def show_data(background: BackgroundRun) -> None:
+    """The classes the run trains on, and the files of an upload it left out. As text, never markdown: the names are
+    the visitor's own."""
+    if background.class_names:
+        with st.expander(f"{len(background.class_names)} classes", expanded=background.config.data == "upload"):
+            st.dataframe(pd.DataFrame({"class": background.class_names,
+                                       **({"images": list(background.class_counts.values())}
+                                          if background.class_counts else {})}), hide_index=True)
+    if background.problems:
+        st.warning(f"{len(background.problems)} file(s) of your upload were left out:")
+        st.code("\n".join(background.problems), language=None, wrap_lines=True)
 
 
 show_run(running)
