@@ -129,14 +129,18 @@ def test_each_bad_upload_shows_one_line_and_the_rest_still_get_results():
     for name, data, _ in cases.values():
         uploader.upload(name, data, "application/octet-stream")
     uploader.upload("cup.jpg", CUP.read_bytes(), "image/jpeg")
+    at.multiselect[0].set_value([])  # the sample cat would be photo 11, over images.MAX_PHOTOS
     at.run()
     assert not at.exception
     errors = [e.value for e in at.error[1:]]  # the first is the missing-weights notice
     assert len(errors) == len(cases)
     for (name, _, fragment), message in zip(cases.values(), errors, strict=True):
         assert message.startswith(f"{name}: ") and fragment in message and "\n" not in message
-    assert [s.value for s in at.subheader] == ["cup.jpg", "cat_chelsea.jpg"]
-    assert len(charts(at, "top_")) == 2
+    assert [s.value for s in at.subheader] == ["cup.jpg"]
+    assert len(charts(at, "top_")) == 1
+
+    at.multiselect[0].set_value(["cat_chelsea.jpg"]).run()  # an eleventh photo is refused unread, in one line
+    assert at.error[-1].value.startswith("cat_chelsea.jpg: not classified, over 10 photos at once")
 
 
 def test_with_nothing_chosen_the_page_says_what_to_do():
