@@ -5,6 +5,9 @@ import streamlit as st
 
 import resnet
 from app.classifier import get_classifier
+from app.panels.lesion import lesion_panel
+from app.panels.receptive import receptive_panel
+from app.panels.shortcuts import shortcuts_panel
 from resnet.errors import UserError
 from resnet.inference import UNTRAINED_LABEL, grad_cam_layer, overlay, sample_images, spatial_layers
 from resnet.weights import how_to_get
@@ -68,6 +71,9 @@ def show_prediction(classifier, prediction, number: int) -> None:
     if st.toggle("Show what it looked at (Grad-CAM, feature maps)", value=number == 0,
                  key=photo_key("explain", number, prediction)):
         show_explanations(classifier, prediction, number)
+    lesion_panel(classifier, prediction, number)
+    shortcuts_panel(classifier, prediction, number)
+    receptive_panel(classifier, prediction, number)
     st.divider()
 
 
