@@ -71,7 +71,8 @@ def test_text_of_a_cifar_net(capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--arch", "resnet20", "--layer", "conv3_block2_out", "--position", "16,0"], "outside conv3_block2_out's 16×16 map"),
+    (["--arch", "resnet20", "--layer", "conv3_block2_out", "--position", "16,0"],
+     "outside conv3_block2_out's 16×16 map"),
     (["--arch", "resnet20", "--layer", "conv9_out"], "resnet20 has no layer 'conv9_out'"),
     (["--arch", "resnet20", "--position", "8"], "--position takes ROW,COLUMN"),
 ])
