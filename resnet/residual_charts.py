@@ -18,6 +18,7 @@ from resnet.receptive import Box
 from resnet.residual_blocks import ResidualBlock
 from resnet.shortcuts import BlockSignal
 
+SATURATION_PERCENTILE = 99
 KIND_COLOURS = {"identity": "#1f77b4", "projection": "#d62728", "zeros": "#ff7f0e", "pooled": "#9467bd"}
 KIND_NAMES = {"identity": "identity shortcut", "projection": "projection shortcut (1×1 conv, down-sampling)",
               "zeros": "zero-padding shortcut (down-sampling)", "pooled": "max-pool shortcut (down-sampling)"}
@@ -98,12 +99,15 @@ def shortcut_figure(signals: Sequence[BlockSignal], *, pretrained: bool) -> go.F
 
 def field_picture(heat: np.ndarray, box: Box, crop: np.ndarray | None = None, *, min_width: int = 448,
                   opacity: float = 0.6) -> np.ndarray:
-    """The effective field (scaled to its peak) over the crop, or alone on black, with the theoretical box drawn
-    in white where it lies inside the image; enlarged by whole pixels to at least `min_width` wide."""
+    """The effective field over the crop, or alone on black, with the theoretical box drawn in white where it lies
+    inside the image; enlarged by whole pixels to at least `min_width` wide.
+
+    The colour saturates at the 99th percentile of the pixels the unit depends on: a gradient map is speckled, and
+    scaled to its single highest pixel the rest of it would hardly show."""
     height, width = heat.shape
-    peak = float(heat.max())
-    scaled = heat / peak if peak > 0 else np.zeros_like(heat)
-    coloured = heat_colours(np.clip(scaled, 0, 1))
+    top = float(np.percentile(heat[heat > 0], SATURATION_PERCENTILE)) if (heat > 0).any() else 0.0
+    scaled = np.clip(heat / top, 0, 1) if top > 0 else np.zeros_like(heat, dtype=np.float64)
+    coloured = heat_colours(scaled)
     if crop is None:
         picture = coloured * scaled[..., None]  # no gradient: black, not the ramp's dark blue
     else:
