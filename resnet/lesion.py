@@ -4,8 +4,9 @@ A removed block passes on its shortcut alone — what it outputs when its residu
 v1 identity block, relu(W_s·x) for a projection block, the shortcut itself in V2. `LesionNet` computes the intact
 network and any number of lesioned ones for one image in one call of one traced function, on the network's own
 layers (no copy of the weights). Removing each of ResNet-50's 16 blocks in turn is 17 rows, but the rows share
-everything before their first removed block, which runs once (see BlockWalk): about 0.7 s on two CPU cores, where
-17 full forward passes take 2.4 s.
+everything before their first removed block, which runs once (see BlockWalk): about 1 s on two CPU cores shared
+with other work, where the same 17 networks as full rows of one batch take 1.7 s (`python -m resnet bench --only
+lesions`).
 """
 
 from __future__ import annotations
