@@ -217,6 +217,39 @@ def training_overhead(context: Context) -> Section:
     return section
 
 
+LESION_TARGET_S = 2.0  # every block of ResNet-50 removed in turn, for one photo (issue 13)
+
+
+def lesions(context: Context) -> Section:
+    """Every block removed in turn (resnet.lesion): the one batch whose rows join where they first differ, against
+    the same networks as full rows of one batch, and one intact forward pass."""
+    import tensorflow as tf
+
+    from resnet import engines
+    from resnet.lesion import LesionNet
+    from resnet.residual_blocks import BlockWalk
+
+    net, x1 = LesionNet(context.model, context.arch), context.batch(1)
+    count = len(net.blocks)
+    walk = BlockWalk(context.model, context.arch)
+    full_rows = tf.function(lambda x, scale: walk(x, scale=scale))
+    rows = np.repeat(x1, count + 1, axis=0)
+    scale = np.vstack([np.ones((1, count)), 1 - np.eye(count)]).astype(np.float32)
+    engine = engines.TensorFlowEngine(context.model)  # not context.engines: that would export to ONNX first
+    runs = max(3, context.runs // 4)
+    cases = {f"each of {count} blocks removed (rows join late)": lambda: net.each_block(x1[0]),
+             f"the same {count + 1} networks as full rows": lambda: full_rows(rows, scale).numpy(),
+             "one intact forward pass (tf)": lambda: engine(x1)}
+    times = interleaved(cases, runs, warm=1)
+    section = Section("lesions", f"Lesions of {context.arch}, one photo (median of {runs} interleaved runs)")
+    section.timings = [Timing(name, statistics.median(values), runs) for name, values in times.items()]
+    seconds = section.timings[0].median_ms / 1000
+    section.data.update(each_block_s=seconds, target_s=LESION_TARGET_S)
+    section.lines.append(f"Target: every block removed in turn in {seconds:.2f} s: "
+                         + ("met" if seconds <= LESION_TARGET_S else "MISSED") + f" (≤ {LESION_TARGET_S:.0f} s)")
+    return section
+
+
 def memory(context: Context) -> Section:
     """Peak memory of this process (every engine built above included), and the conditions of the run."""
     section = Section("memory", "Memory and conditions")
@@ -329,7 +362,7 @@ def peak_rss_mb() -> float:
 
 
 SECTIONS: list[Callable[[Context], Section]] = [cold, warm_paths, engine_choice, precision, batching, model_predict,
-                                                first_calls, training_overhead, memory]
+                                                first_calls, training_overhead, lesions, memory]
 
 
 def run(runs: int = 20, only: list[str] | None = None,

@@ -286,10 +286,13 @@ class Classifier:
                 for name, scores, crop in zip(names, tops, crops, strict=True)]
 
     def _top(self, probabilities: np.ndarray, k: int) -> tuple[ClassScore, ...]:
-        k = max(1, min(k, probabilities.shape[-1]))
-        best = np.argpartition(-probabilities, k - 1)[:k]
-        best = best[np.argsort(-probabilities[best], kind="stable")]
-        return tuple(ClassScore(int(i), *self.labels[i], float(probabilities[i])) for i in best)
+        return top_scores(probabilities, self.labels, k)
+
+    @contextlib.contextmanager
+    def explaining(self):
+        """Hold a place in the explanations lane: for other heavy work on this network (lesions, fields)."""
+        with self._explanations:
+            yield
 
     # --- what the network looked at ------------------------------------------------------------------------------
 
@@ -327,6 +330,14 @@ class Classifier:
             if layer not in self._explainers:
                 self._explainers[layer] = grad_cam_function(self.model, layer)
             return self._explainers[layer]
+
+
+def top_scores(probabilities: np.ndarray, labels, k: int = DEFAULT_TOP) -> tuple[ClassScore, ...]:
+    """The k most probable classes, most probable first; `labels` holds (wnid, label) per class."""
+    k = max(1, min(k, probabilities.shape[-1]))
+    best = np.argpartition(-probabilities, k - 1)[:k]
+    best = best[np.argsort(-probabilities[best], kind="stable")]
+    return tuple(ClassScore(int(i), *labels[i], float(probabilities[i])) for i in best)
 
 
 # --- Grad-CAM and feature maps (model-level, usable without a Classifier) ---------------------------------------------

@@ -14,7 +14,11 @@ How the columns are counted:
 - `receptive_field` / `jump`: the square window of input pixels one output element sees, and the distance in input
   pixels between neighbouring output elements, by the recurrence r_out = r_in + (k - 1)·j_in, j_out = j_in·s
   (k the dilated kernel size, s the stride), followed along the graph; where branches meet (Add, Concatenate) the
-  largest window wins. Padding changes neither. A layer that gathers every position into one vector (global
+  largest window wins. Padding changes neither; it moves the window, which `field_start` follows: the input row (and
+  column) where the window of the map's first element begins, start_out = start_in − p·j_in with p the padding
+  before it (a ZeroPadding2D's, or what padding="same" adds on top: half the total, rounded down, as TensorFlow
+  does); negative where the window reaches into the padding, and the earliest start wins where branches meet.
+  Element i of a map sees input rows field_start + i·jump … field_start + i·jump + receptive_field − 1. A layer that gathers every position into one vector (global
   pooling, Flatten) sees the whole map it reads. Windows are not clipped to the image: ResNet-50's last block sees
   a 483-pixel window, larger than its 224-pixel input. A layer without a kernel that shrinks the map (such as a
   strided slice) counts as a 1×1 window with the stride its shapes imply.
@@ -44,6 +48,7 @@ COLUMNS = (
     "macs",
     "receptive_field",
     "jump",
+    "field_start",
     "activation_bytes",
 )
 
@@ -91,6 +96,17 @@ def _window(layer: keras.Layer, input_shape, output_shape) -> tuple[int, int]:
     return 1, 1
 
 
+def _padding_before(layer: keras.Layer, input_shape, output_shape, kernel: int, stride: int) -> int:
+    """Rows of padding above the input that `layer` reads (the recurrence assumes the same to the left)."""
+    if isinstance(layer, keras.layers.ZeroPadding2D):
+        return int(layer.padding[0][0])
+    if getattr(layer, "padding", None) == "same":
+        before, after = _spatial(input_shape), _spatial(output_shape)
+        if before and after:
+            return max((after[0] - 1) * stride + kernel - before[0], 0) // 2
+    return 0
+
+
 def _macs(layer: keras.Layer, input_shape, output_shape) -> int:
     if isinstance(layer, keras.layers.DepthwiseConv2D):
         k_h, k_w = _pairs(layer.kernel_size)
@@ -110,7 +126,7 @@ def _count(weights) -> int:
 def layer_table(model: keras.Model) -> pd.DataFrame:
     """One row per layer of a built functional `model`; the columns are described in the module's docstring."""
     rows = []
-    field: dict[str, tuple[int, int]] = {}  # layer name -> (receptive field, jump) of its output
+    field: dict[str, tuple[int, int, int]] = {}  # layer name -> (receptive field, jump, field start) of its output
     for layer in model.layers:
         inputs = inbound_layer_names(layer)
         output_shape = tuple(layer.output.shape)
@@ -118,10 +134,12 @@ def layer_table(model: keras.Model) -> pd.DataFrame:
         if inputs:
             size_in = max(field[name][0] for name in inputs)
             jump_in = max(field[name][1] for name in inputs)
+            start_in = min(field[name][2] for name in inputs)
             kernel, stride = _window(layer, input_shape, output_shape)
-            field[layer.name] = (size_in + (kernel - 1) * jump_in, jump_in * stride)
+            padding = _padding_before(layer, input_shape, output_shape, kernel, stride)
+            field[layer.name] = (size_in + (kernel - 1) * jump_in, jump_in * stride, start_in - padding * jump_in)
         else:
-            field[layer.name] = (1, 1)
+            field[layer.name] = (1, 1, 0)
         stage, block = locate(layer.name)
         trainable = _count(layer.trainable_weights)
         non_trainable = _count(layer.non_trainable_weights)
@@ -139,6 +157,7 @@ def layer_table(model: keras.Model) -> pd.DataFrame:
                 "macs": _macs(layer, input_shape, output_shape),
                 "receptive_field": field[layer.name][0],
                 "jump": field[layer.name][1],
+                "field_start": field[layer.name][2],
                 "activation_bytes": math.prod(output_shape[1:]) * np.dtype(layer.output.dtype).itemsize,
             }
         )

@@ -122,6 +122,38 @@ def test_a_top5_does_not_wait_behind_a_grad_cam(classifier, cat_prediction):
         classifier._explainers[layer] = real
 
 
+def test_other_work_on_the_network_queues_in_the_explanations_lane(classifier, cat_prediction):
+    # Lesions and receptive fields hold classifier.explaining(): a Grad-CAM waits for them, as for another Grad-CAM.
+    layer = grad_cam_layer(classifier.model)
+    real = classifier._explainer(layer)
+    started, holding, release = threading.Event(), threading.Event(), threading.Event()
+
+    def noting_explainer(*args):
+        started.set()
+        return real(*args)
+
+    def hold_the_lane():
+        with classifier.explaining():
+            holding.set()
+            release.wait(30)
+
+    classifier._explainers[layer] = noting_explainer
+    threads = [threading.Thread(target=hold_the_lane),
+               threading.Thread(target=classifier.grad_cam, args=(cat_prediction, 0, layer))]
+    try:
+        threads[0].start()
+        assert holding.wait(30)
+        threads[1].start()
+        assert not started.wait(0.5)  # queued behind the lesion
+        release.set()
+        assert started.wait(30)
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join()
+        classifier._explainers[layer] = real
+
+
 def test_prediction_carries_the_crop_the_model_saw_and_reports_device_and_latency(classifier):
     rgb = images.read_image_file(CAT)
     [prediction] = classifier.classify([rgb], top=3)

@@ -86,6 +86,36 @@ def test_receptive_field_by_the_recurrence(resnet50_table, name, size, jump):
     assert (resnet50_table.loc[name, "receptive_field"], resnet50_table.loc[name, "jump"]) == (size, jump)
 
 
+@pytest.mark.parametrize(
+    "name, start",
+    [
+        ("input_layer", 0),
+        ("conv1_pad", -3),  # three rows of zeros above the image
+        ("conv1_conv", -3),
+        ("pool1_pad", -5),  # one more padded row, at jump 2
+        ("pool1_pool", -5),
+        ("conv2_block1_2_conv", -9),  # the 3×3's "same" padding: one row at jump 4
+        ("conv2_block1_add", -9),  # the earlier start of the two branches (the shortcut starts at -5)
+        ("conv2_block3_out", -17),  # three 3×3s at jump 4
+        ("conv3_block1_1_conv", -17),  # a strided 1×1 reads element 0 first: no shift
+        ("conv3_block4_out", -49),  # four 3×3s at jump 8
+        ("conv4_block6_out", -145),  # six at jump 16
+        ("conv5_block3_out", -241),  # three at jump 32: its 483-pixel window centred on pixel 0
+    ],
+)
+def test_field_start_follows_the_padding(resnet50_table, name, start):
+    assert resnet50_table.loc[name, "field_start"] == start
+
+
+def test_same_padding_of_a_strided_conv_puts_the_odd_row_after():
+    # TensorFlow pads a stride-2 3×3 "same" conv on 8 rows with 0 rows above and 1 below; on 9 rows, 1 and 1.
+    for size, start in ((8, 0), (9, -1)):
+        inputs = keras.Input((size, size, 1))
+        outputs = keras.layers.Conv2D(1, 3, strides=2, padding="same", name="strided")(inputs)
+        rows = table.layer_table(keras.Model(inputs, outputs)).set_index("name")
+        assert rows.loc["strided", "field_start"] == start, size
+
+
 def test_activation_memory_is_the_float32_output_of_one_image(resnet50_table):
     assert resnet50_table.loc["conv1_conv", "activation_bytes"] == 112 * 112 * 64 * 4
     assert resnet50_table.loc["predictions", "activation_bytes"] == 1000 * 4

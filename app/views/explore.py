@@ -8,6 +8,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 import resnet
+from app.panels.receptive import architecture_receptive_panel
 from app.resources import layer_table, picture
 from resnet import diagrams, table
 from resnet.diagrams import ModelSpec, PlotOptions, View
@@ -222,3 +223,7 @@ with compare_tab:
                                                 for label in [*labels, "difference"]})
         st.plotly_chart(stage_chart({labels[0]: stages, labels[1]: table.stage_totals(other_rows)}),
                         key="compare_chart")
+
+
+with layers_tab:  # beside the receptive-field column it draws
+    architecture_receptive_panel(arch_name)

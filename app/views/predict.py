@@ -5,6 +5,9 @@ import streamlit as st
 
 import resnet
 from app.classifier import get_classifier
+from app.panels.lesion import lesion_panel
+from app.panels.receptive import receptive_panel
+from app.panels.shortcuts import shortcuts_panel
 from resnet.devices import bf16_unavailable
 from resnet.engines import default_precision
 from resnet.errors import UserError
@@ -71,6 +74,9 @@ def show_prediction(classifier, prediction, number: int) -> None:
     if st.toggle("Show what it looked at (Grad-CAM, feature maps)", value=number == 0,
                  key=photo_key("explain", number, prediction)):
         show_explanations(classifier, prediction, number)
+    lesion_panel(classifier, prediction, number)
+    shortcuts_panel(classifier, prediction, number)
+    receptive_panel(classifier, prediction, number)
     st.divider()
 
 

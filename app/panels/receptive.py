@@ -1,0 +1,118 @@
+"""How far a unit sees: the theoretical receptive field (a box) and the effective one (a heat map), for the residual
+network and its plain twin; on the Predict page over the photo, on the Architecture page over noise."""
+
+import threading
+
+import numpy as np
+import streamlit as st
+
+import resnet
+from app.panels import panel_key
+from resnet import images
+from resnet.receptive import NOISE_IMAGES, FieldProbe, field_layers, noise_images, plain_twin
+from resnet.residual_charts import field_picture
+
+DEFAULT_LAYER = "conv3_block4_out"  # ResNet-50's: a 99-pixel box on a 28×28 map
+EXPLANATION = (
+    "Pick a layer and a unit on its map. The white box is every input pixel that unit can see (its theoretical "
+    "receptive field, padding included, so it may reach past the image); the colour is how much it depends on "
+    "each one, |∂ unit / ∂ pixel| summed over the colour channels (its effective field; the colour is full at the "
+    "top 1% of the pixels it depends on). "
+    "Luo et al. (NeurIPS 2016) found the effective field far smaller than the box, and roughly Gaussian. The plain "
+    "twin has the same kernels, without the shortcuts.")
+TWINS = ("Residual network", "Plain twin (same kernels, no shortcuts)")
+_ONE_FIELD_AT_A_TIME = threading.Lock()  # the Architecture page's networks have no classifier lane to queue in
+
+
+# ---- shared by both pages ------------------------------------------------------------------------------------------
+
+def field_controls(arch: str, probe: FieldProbe, key: str) -> tuple[str, tuple[int, int]]:
+    layers = field_layers(arch)
+    layer = st.selectbox("Unit in the layer", layers,
+                         index=layers.index(DEFAULT_LAYER) if DEFAULT_LAYER in layers else len(layers) // 2,
+                         key=f"{key}_layer")
+    height, width = probe.map_size(layer)
+    row_column, column_column = st.columns(2)
+    # Keyed by layer: each map starts at its own middle, and its bounds are its own.
+    row = row_column.number_input(f"Row on its {height}×{width} map", min_value=0, max_value=height - 1,
+                                  value=height // 2, key=f"{key}_row_{layer}")
+    column = column_column.number_input("Column", min_value=0, max_value=width - 1, value=width // 2,
+                                        key=f"{key}_column_{layer}")
+    return layer, (int(row), int(column))
+
+
+def show_fields(fields, layer: str, position: tuple[int, int], crop: np.ndarray | None, jump: int) -> None:
+    box = fields[0].box
+    height, width = fields[0].heat.shape
+    inside = box.clipped(height, width)
+    st.caption(f"Theoretical field of {layer} at row {position[0]}, column {position[1]}: {box.size}×{box.size} px "
+               f"(rows {box.top}…{box.bottom}, columns {box.left}…{box.right}; neighbouring units are {jump} px "
+               f"apart). {inside.size}×{inside.right - inside.left + 1} px of it lie on the {height}×{width} input.")
+    for column, title, field in zip(st.columns(2), TWINS, fields, strict=True):
+        if field.radius_50 is None:
+            summary = "the unit does not depend on these pixels at all here (every ReLU on its way is off)"
+        else:
+            summary = (f"50% of the gradient lies within {field.radius_50:.0f} px of the box's centre, 90% within "
+                       f"{field.radius_90:.0f} px (the box's half-width is {box.size // 2} px)")
+        column.image(field_picture(field.heat, box, crop), caption=f"{title}: {summary}", width="stretch")
+
+
+def _jump(probe: FieldProbe, layer: str) -> int:
+    return int(probe.rows.set_index("name").loc[layer, "jump"])
+
+
+# ---- the Predict page: the photo, through the page's own network ---------------------------------------------------
+
+@st.cache_resource(show_spinner="Preparing the plain twin (the same kernels, no shortcuts)…", max_entries=1)
+def photo_probes(_classifier, arch: str, network: int) -> tuple[FieldProbe, FieldProbe]:
+    """The page's network and its plain twin holding a copy of its kernels (the one copy: ~100 MB for ResNet-50).
+    `network` is id(model), kept unique by the entry holding the model."""
+    return FieldProbe(_classifier.model), FieldProbe(plain_twin(_classifier.model, arch))
+
+
+@st.cache_data(show_spinner="Following the gradient back to the pixels…", max_entries=64)
+def photo_fields(_classifier, _probes, network: int, crop: np.ndarray, style: str, layer: str,
+                 position: tuple) -> tuple:
+    x = images.preprocess(crop, style)[np.newaxis]
+    with _classifier.explaining():
+        return tuple(probe.field(layer, position, x) for probe in _probes)
+
+
+def receptive_panel(classifier, prediction, number: int) -> None:
+    if not st.toggle("How far a unit sees (receptive fields)", key=panel_key("receptive", number, prediction)):
+        return
+    st.markdown(EXPLANATION)
+    probes = photo_probes(classifier, classifier.arch_name, id(classifier.model))
+    key = panel_key("field", number, prediction)
+    layer, position = field_controls(classifier.arch_name, probes[0], key)
+    fields = photo_fields(classifier, probes, id(classifier.model), prediction.crop, prediction.style, layer,
+                          position)
+    show_fields(fields, layer, position, prediction.crop, _jump(probes[0], layer))
+
+
+# ---- the Architecture page: random weights and noise, as Luo et al. ------------------------------------------------
+
+@st.cache_resource(show_spinner="Building the network and its plain twin…", max_entries=1)
+def random_probes(arch: str) -> tuple[FieldProbe, FieldProbe]:
+    """Seeded random weights at the network's own input size, without the classifier. One pair per server: a class
+    browsing the table does not hold a pair of networks for each."""
+    model = resnet.build(arch, include_top=False, seed=0)
+    return FieldProbe(model), FieldProbe(plain_twin(model, arch))
+
+
+@st.cache_data(show_spinner="Following the gradient back to the pixels…", max_entries=64)
+def noise_fields(arch: str, layer: str, position: tuple) -> tuple:
+    probes = random_probes(arch)
+    inputs = noise_images(probes[0].input_shape, resnet.ARCHITECTURES[arch].preprocessing)
+    with _ONE_FIELD_AT_A_TIME:
+        return tuple(probe.field(layer, position, inputs) for probe in probes)
+
+
+def architecture_receptive_panel(arch: str) -> None:
+    if not st.toggle("How far a unit sees (theoretical and effective receptive field)", key="receptive"):
+        return
+    st.markdown(EXPLANATION + " Here both have random weights (seed 0) and the field is averaged over "
+                f"{NOISE_IMAGES} images of random pixels, at the network's own input size.")
+    probes = random_probes(arch)
+    layer, position = field_controls(arch, probes[0], f"field_{arch}")
+    show_fields(noise_fields(arch, layer, position), layer, position, None, _jump(probes[0], layer))

@@ -1,0 +1,122 @@
+"""`python -m resnet lesion PHOTO`: the top-5 of the intact network and of the network without each block (Veit et
+al. 2016). Also home of the options every photo command shares (`shortcuts` uses them too)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from resnet import images
+from resnet.errors import UserError, WeightsUnavailable
+
+
+def add_photo_arguments(p, *, what: str) -> None:
+    p.add_argument("image", metavar="PHOTO", help="JPEG, PNG, WebP, BMP, GIF or TIFF file")
+    p.add_argument("--arch", default="resnet50", help="architecture with ImageNet weights: resnet50 (default), "
+                                                      "resnet101, resnet152, resnet50v2, resnet101v2, resnet152v2")
+    p.add_argument("--weights", default="imagenet",
+                   help="'imagenet' (keras.applications' file, found via RESNET_WEIGHTS, RESNET_WEIGHTS_DIR or the "
+                        "Keras cache) or the path of a weights file (default imagenet)")
+    p.add_argument("--allow-untrained", action="store_true",
+                   help=f"without ImageNet weights, use random ones ({what} is then marked UNTRAINED)")
+    p.add_argument("--crop", choices=images.CROP_MODES, default="center",
+                   help="center: fill the input and cut the middle out (default); squash: resize the whole image")
+
+
+def load_photo(args):
+    """(classifier, crop, model input) for the photo: the image is read first, so a bad file costs no network."""
+    rgb = images.read_image_file(args.image)
+    from resnet.inference import Classifier
+
+    try:
+        # TensorFlow's engine, never traced here: these commands run the network their own way
+        classifier = Classifier.load(args.arch, args.weights, allow_untrained=args.allow_untrained, engine="tf",
+                                     warm_up=False)
+    except WeightsUnavailable as exc:
+        hint = "" if args.allow_untrained else "; or pass --allow-untrained to see what random weights do"
+        raise WeightsUnavailable(f"{exc}{hint}") from None
+    if classifier.weights_problem:
+        print(f"note: {classifier.weights_problem}", file=sys.stderr)
+    crop = images.crop_for_model(rgb, classifier.input_size, crop=args.crop)
+    return classifier, crop, images.preprocess(crop, classifier.style)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "lesion", help="remove residual blocks and compare the top-5 (Veit et al. 2016)",
+        description="Classify PHOTO with the intact network and with each residual block removed (the block then "
+                    "passes on its shortcut alone), all in one batch. 'kept' is the probability the lesioned "
+                    "network gives the intact network's top-1 class.")
+    add_photo_arguments(p, what="every result")
+    p.add_argument("--blocks", metavar="B1,B2",
+                   help="blocks to remove one at a time, by keras.applications name (conv3_block2,conv4_block1); "
+                        "join blocks with '+' to remove them together (conv3_block2+conv3_block3); "
+                        "default: every block in turn")
+    p.add_argument("--top", type=int, default=5, help="how many classes to show (default 5)")
+    p.add_argument("--json", action="store_true",
+                   help='print {"file", "intact": [{"index", "label", "probability"}], "lesions": [{"block", '
+                        '"top", "kept"}], "pretrained", "weights"}')
+    p.set_defaults(func=main)
+
+
+def removals(text: str | None) -> list[tuple[str, ...]] | None:
+    if text is None:
+        return None
+    parts = [tuple(name.strip() for name in part.split("+")) for part in text.split(",")]
+    if not parts or any(not all(part) for part in parts):
+        raise UserError(f"--blocks takes block names separated by commas (or '+'), like conv3_block2,conv4_block1; "
+                        f"not {text!r}")
+    return parts
+
+
+def main(args) -> int:
+    from resnet.inference import top_scores
+    from resnet.lesion import LesionNet, removal_name
+    from resnet.residual_blocks import find_blocks, residual_blocks
+
+    if args.top < 1:
+        raise UserError(f"--top must be at least 1, not {args.top}")
+    chosen = removals(args.blocks)
+    for removed in chosen or ():
+        find_blocks(args.arch, removed)  # an unknown name is refused before a network is built
+    chosen = chosen or [(block.name,) for block in residual_blocks(args.arch)]
+    classifier, _, model_input = load_photo(args)
+    result = LesionNet(classifier.model, args.arch)(model_input, chosen)
+    document = {
+        "file": args.image,
+        "arch": args.arch,
+        "pretrained": classifier.pretrained,
+        "weights": classifier.weights_source,
+        "intact": [_item(s) for s in top_scores(result.intact, classifier.labels, args.top)],
+        "lesions": [{"block": removal_name(removed), "top": [_item(s) for s in top_scores(row, classifier.labels,
+                                                                                          args.top)],
+                     "kept": float(kept)}
+                    for removed, row, kept in zip(result.removed, result.lesioned, result.kept, strict=True)],
+    }
+    if args.json:
+        json.dump(document, sys.stdout, indent=2)
+        print()
+    else:
+        print(format_lesions(document))
+    return 0
+
+
+def _item(score) -> dict:
+    return {"index": score.index, "label": score.label, "probability": score.probability}
+
+
+def format_lesions(document: dict) -> str:
+    from resnet.inference import UNTRAINED_LABEL
+
+    best = document["intact"][0]
+    lines = [f"{document['file']}: {document['arch']}, weights: {document['weights']}"]
+    if not document["pretrained"]:
+        lines.append(f"  {UNTRAINED_LABEL}")
+    lines.append(f"  intact: {best['label']} #{best['index']} {best['probability']:.2%}")
+    width = max(len(lesion["block"]) for lesion in document["lesions"])
+    lines.append(f"  {'without':<{width}}  {'kept':>8}  top-1 then")
+    for lesion in document["lesions"]:
+        first = lesion["top"][0]
+        lines.append(f"  {lesion['block']:<{width}}  {lesion['kept']:8.2%}  {first['label']} #{first['index']} "
+                     f"{first['probability']:.2%}")
+    return "\n".join(lines)
