@@ -52,4 +52,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
     CMD ["/app/.venv/bin/python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://localhost:8501/_stcore/health', timeout=4).read() != b'ok')"]
 
 # `make run`'s command (Makefile), in /app, at its default port.
-CMD ["/app/.venv/bin/streamlit", "run", "app/main.py", "--server.port", "8501"]
+CMD ["/app/.venv/bin/python", "app/serve.py", "--server.port", "8501"]

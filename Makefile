@@ -36,8 +36,9 @@ chromium:
 
 # MALLOC_ARENA_MAX: glibc gives each thread (each Streamlit session runs in one) its own malloc arena by default, and
 # each arena keeps what it freed; two arenas held a 30-session class ~90 MB lower (tests/load/README.md).
+# app/serve.py is `streamlit run app/main.py` that builds the classifier at start-up, not at the first visit.
 run: setup
-	MALLOC_ARENA_MAX=2 $(BIN)/streamlit run app/main.py --server.port $(PORT)
+	MALLOC_ARENA_MAX=2 $(BIN)/python app/serve.py --server.port $(PORT)
 
 # What only the tests use: nginx (the reverse-proxy test) and hadolint (the Dockerfile lint).
 test-tools: $(BIN)/.installed

@@ -1,7 +1,8 @@
 """The live classifier: one per server and architecture, shared by every session, warmed when it is built.
 
-app/main.py calls `warm_in_background()` so that the network loads, traces and warms up while the first visitor is
-still on another page; the Predict page's `get_classifier()` then returns it at once (or waits for it to finish).
+app/serve.py (`make run`) calls `warm_in_background()` as the server starts, and app/main.py again for servers started
+with plain `streamlit run`, so that the network loads, traces and warms up before the first visitor asks; the
+Predict page's `get_classifier()` then returns it at once (or waits for it to finish).
 """
 
 import threading
@@ -20,9 +21,15 @@ def get_classifier(arch: str = "resnet50") -> Classifier:
     # Random weights are allowed here only because the page labels every result they give as UNTRAINED. fp32 is
     # the classifier's own precision; bf16 is asked for per request (the page's switch), where the hardware has it.
     classifier = Classifier.load(arch, "imagenet", allow_untrained=True, precision="fp32", background=True)
-    # Tracing Grad-CAM takes seconds: done beside the first answers, not before them.
-    threading.Thread(target=classifier.warm_up_grad_cam, daemon=True, name=f"warm-grad-cam-{arch}").start()
+    threading.Thread(target=_warm_grad_cam_after_the_switch, args=(classifier,), daemon=True,
+                     name=f"warm-grad-cam-{arch}").start()
     return classifier
+
+
+def _warm_grad_cam_after_the_switch(classifier: Classifier) -> None:
+    # Tracing Grad-CAM takes seconds: done after the first answers and the conversion, not before or beside them.
+    classifier.switched.wait()
+    classifier.warm_up_grad_cam()
 
 
 def warm_in_background(arch: str = "resnet50") -> threading.Thread:

@@ -73,7 +73,7 @@ def test_container_runs_the_command_of_make_run():
     command = [part.removeprefix(workdir) for part in json.loads(only("CMD"))]
     words = shlex.split(run[0])
     settings = list(itertools.takewhile(lambda word: re.fullmatch(r"\w+=\S*", word), words))  # NAME=value first
-    assert command == words[len(settings):]  # .venv/bin/streamlit run app/main.py --server.port 8501
+    assert command == words[len(settings):]  # .venv/bin/python app/serve.py --server.port 8501
     assert settings == ["MALLOC_ARENA_MAX=2"]
     environment = shlex.split(only("ENV"))
     assert all(setting in environment for setting in settings)  # the container runs with the same environment

@@ -14,7 +14,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from resnet.processes import rss_of, tree_pids, tree_rss_bytes  # noqa: F401 -- the load script's
+from resnet.processes import command_line, rss_of, tree_pids, tree_rss_bytes  # noqa: F401 -- the load script's
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
 import shutil
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -32,7 +35,7 @@ sys.path.insert(0, str(REPO))
 
 from playwright.async_api import Page, async_playwright  # noqa: E402
 
-from tests.e2e.app_server import AppServer, rss_of, tree_pids  # noqa: E402
+from tests.e2e.app_server import AppServer, command_line, rss_of, tree_pids  # noqa: E402
 from tests.e2e.streamlit_page import CHROMIUM, CHROMIUM_ARGS, COUNT_RUNS, streamlit_base_path_probe  # noqa: E402
 
 ARTIFACTS = REPO / "tests" / "e2e" / "artifacts"  # git-ignored
@@ -217,6 +220,43 @@ async def new_student(browser, number: int, base_url: str) -> Student:
 
 # ---- reports ----------------------------------------------------------------------------------------------------
 
+CPU_PER_UPLOAD_TARGET_S = 0.4  # issue 11: what one upload may cost the server, everything on its page included
+
+
+def p99_target_ms(sessions: int) -> float:
+    """Issue 11's bound on the server's decode → top-5 p99: 2 s for up to 10 sessions, 3 s for 30 (and beyond)."""
+    return 2000.0 if sessions <= 10 else 3000.0
+
+
+def streamlit_pid(root: int | None) -> int | None:
+    """The Python process serving the app in the tree under `root` (make → sh → python app/serve.py)."""
+    if root is None:
+        return None
+    return next((pid for pid in tree_pids(root) if "app/serve.py" in command_line(pid)
+                 or "streamlit run" in command_line(pid)), root)
+
+
+@contextlib.contextmanager
+def profiling(pid: int | None, output: Path | None):
+    """py-spy sampling `pid` while the block runs, into `output` as collapsed stacks (one line a stack, then its
+    count): `python tests/load/profile_summary.py FILE` sums them by where the time goes."""
+    if pid is None or output is None:
+        yield
+        return
+    spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
+    if spy is None:
+        raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
+    recorder = subprocess.Popen([spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "50", "--threads",
+                                 "--output", str(output), "--nonblocking"], stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        recorder.send_signal(signal.SIGINT)  # py-spy writes its file when interrupted
+        recorder.wait(30)
+        print(f"profile of the server: {output}", flush=True)
+
+
 def percentiles(values: list[float], unit: str = "s") -> str:
     ordered = sorted(values)
 
@@ -252,8 +292,10 @@ def confined_browser(folder: Path) -> str:
     return str(wrapper)
 
 
-async def classroom(base_url: str, sessions: int, memory: MemorySampler, max_rss: int, timeout_s: float) -> bool:
+async def classroom(base_url: str, sessions: int, memory: MemorySampler, max_rss: int, timeout_s: float,
+                    profile: Path | None = None) -> bool:
     timeout_ms = timeout_s * 1000
+    pid = streamlit_pid(memory.pid) if profile else None
     async with async_playwright() as playwright:
         scratch = Path(tempfile.mkdtemp(prefix="classroom-"))  # the wrapper
         browser = await playwright.chromium.launch(executable_path=confined_browser(scratch), args=CHROMIUM_ARGS)
@@ -275,15 +317,19 @@ async def classroom(base_url: str, sessions: int, memory: MemorySampler, max_rss
               f"server tree RSS {mb(after_first)}", flush=True)
 
         memory.enter(f"{sessions} sessions open the page")
-        start = time.perf_counter()
-        await asyncio.gather(*(guarded(s, s.open_predict(base_url, timeout_ms)) for s in students[1:]))
+        start, cpu_before = time.perf_counter(), memory.cpu_seconds()
+        with profiling(pid, profile and profile.with_name(profile.stem + "-open" + profile.suffix)):
+            await asyncio.gather(*(guarded(s, s.open_predict(base_url, timeout_ms)) for s in students[1:]))
+        open_server_cpu, open_browser_cpu = (a - b for a, b in zip(memory.cpu_seconds(), cpu_before))
         print(f"{sessions - 1} more sessions opened the page (each predicting its default sample) in "
-              f"{time.perf_counter() - start:.1f} s", flush=True)
+              f"{time.perf_counter() - start:.1f} s; CPU: server {open_server_cpu:.1f} s "
+              f"({open_server_cpu / max(1, sessions - 1):.2f} s a page), browsers {open_browser_cpu:.1f} s", flush=True)
 
         memory.enter(f"{sessions} sessions upload at once")
         start, (server_cpu, browser_cpu) = time.perf_counter(), memory.cpu_seconds()
         ready = [s for s in students if s.error is None]
-        await asyncio.gather(*(guarded(s, s.upload_and_read_top5(PHOTO, timeout_ms)) for s in ready))
+        with profiling(pid, profile):
+            await asyncio.gather(*(guarded(s, s.upload_and_read_top5(PHOTO, timeout_ms)) for s in ready))
         burst_s = time.perf_counter() - start
         server_cpu, browser_cpu = (after - before for after, before in zip(memory.cpu_seconds(),
                                                                            (server_cpu, browser_cpu)))
@@ -300,11 +346,22 @@ async def classroom(base_url: str, sessions: int, memory: MemorySampler, max_rss
     print(f"CPU time in that burst: server {server_cpu:.1f} s, the {sessions} browser tabs {browser_cpu:.1f} s, on "
           f"{os.cpu_count()} cores × {burst_s:.1f} s (the browsers confined to core(s) "
           f"{','.join(map(str, browser_cores()))}, which the server shares)")
+    per_upload = server_cpu / max(1, len(ready))
+    print(f"server CPU per upload: {per_upload:.2f} s (target ≤ {CPU_PER_UPLOAD_TARGET_S:.1f} s)")
+    if per_upload > CPU_PER_UPLOAD_TARGET_S:
+        ok = False
+        print("FAIL: the server spends more CPU per upload than the target")
     if predicted:
         print(f"upload → top-5 on the page: {percentiles([s.predict_s for s in predicted])}")
         server_ms = [s.server_ms for s in predicted if s.server_ms is not None]
         if len(server_ms) == len(predicted):
             print(f"server, decode → top-5:     {percentiles(server_ms, 'ms')} (its turn at the network included)")
+            p99_target = p99_target_ms(sessions)
+            p99 = sorted(server_ms)[max(0, -(-99 * len(server_ms) // 100) - 1)]
+            print(f"server decode → top-5 p99 {p99:.0f} ms (target ≤ {p99_target:.0f} ms for {sessions} sessions)")
+            if p99 > p99_target:
+                ok = False
+                print("FAIL: the slowest top-5s take longer than the target")
         else:
             ok = False
             print(f"FAIL: {len(predicted) - len(server_ms)} pages showed no timing caption under their photo")
@@ -433,6 +490,8 @@ def main(argv=None) -> int:
     parser.add_argument("--server-pid", type=int, help="with --url: the server's pid, to sample its memory")
     parser.add_argument("--max-rss-gb", type=float, default=1.5, help="peak RSS target of the server tree")
     parser.add_argument("--timeout", type=float, default=600, help="seconds any one step may take")
+    parser.add_argument("--profile", type=Path, metavar="FILE",
+                        help="sample the server with py-spy during the burst (FILE) and the page opening (FILE-open)")
     args = parser.parse_args(argv)
     if not 1 <= args.sessions <= MAX_SESSIONS:
         parser.error(f"--sessions must be within 1..{MAX_SESSIONS}")
@@ -459,7 +518,7 @@ def main(argv=None) -> int:
             ok = asyncio.run(soak_through_ui(base_url, args.soak_ui, args.every, memory, args.timeout))
         else:
             ok = asyncio.run(classroom(base_url, args.sessions, memory, int(args.max_rss_gb * 1024 * MB),
-                                       args.timeout))
+                                       args.timeout, args.profile))
         if server is not None and not server.healthy():
             ok = False
             print("FAIL: the server no longer answers its health check")

@@ -1,0 +1,31 @@
+"""`make run`'s entry point: Streamlit serving app/main.py, with the classifier built as the server starts.
+
+`streamlit run` runs app/main.py only when a visitor comes, so the first visitor would wait for TensorFlow to import
+and ResNet-50 to be built and warmed (about 10 s on two cores). Started here, that happens while the server comes up.
+Arguments are `streamlit run`'s options: `python app/serve.py --server.port 8501`.
+"""
+
+import sys
+import threading
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # as app/main.py does, so both import the same `app.classifier` (and its cache)
+
+
+def warm() -> None:
+    from app.classifier import warm_in_background  # noqa: PLC0415 -- imports TensorFlow, beside the server's start
+
+    warm_in_background()
+
+
+def main() -> int:
+    from streamlit.web import cli  # noqa: PLC0415
+
+    threading.Thread(target=warm, daemon=True, name="warm-at-start").start()
+    sys.argv = ["streamlit", "run", str(ROOT / "app" / "main.py"), *sys.argv[1:]]
+    return cli.main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
