@@ -13,8 +13,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import streamlit as st  # noqa: E402
 
 from app.classifier import warm_in_background  # noqa: E402
+from app.runtime import keep_keras_state  # noqa: E402
 
 st.set_page_config(page_title="ResNet Explorer", page_icon="🧱", layout="wide")
+keep_keras_state()  # for servers started with plain `streamlit run` (app/serve.py does it before any run)
 warm_in_background()  # one classifier per server, built before the first user asks
 
 VIEWS = Path(__file__).parent / "views"

@@ -22,6 +22,9 @@ def warm() -> None:
 def main() -> int:
     from streamlit.web import cli  # noqa: PLC0415
 
+    from app.runtime import keep_keras_state  # noqa: PLC0415
+
+    keep_keras_state()
     threading.Thread(target=warm, daemon=True, name="warm-at-start").start()
     sys.argv = ["streamlit", "run", str(ROOT / "app" / "main.py"), *sys.argv[1:]]
     return cli.main()

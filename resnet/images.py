@@ -23,6 +23,12 @@ MAX_ASPECT_RATIO = 20  # longer side : shorter side
 MIN_SIDE = 32  # the stride-32 trunk would see less than one cell of real detail
 MAX_PHOTOS = 10  # photos classified in one request: each one decodes to up to 120 MB before it is cropped
 
+
+def over_max_photos(name: str) -> ImageError:
+    """The refusal of a photo past MAX_PHOTOS in one request (it is not read)."""
+    return ImageError(f"{' '.join(name.split())}: not classified, over {MAX_PHOTOS} photos at once; remove some "
+                      "and try again")
+
 # Pillow's format names; MPO is what Pillow calls the multi-picture JPEGs many phone cameras write.
 SUPPORTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP", "GIF", "TIFF"})
 _FORMAT_HINT = "use JPEG, PNG, WebP, BMP, GIF or TIFF"
@@ -233,3 +239,10 @@ def _stretch(values: np.ndarray) -> np.ndarray:
 
 def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
     return np.repeat(gray[..., np.newaxis], 3, axis=-1)
+
+
+def encoded(pixels: np.ndarray, fmt: str = "PNG", **options) -> bytes:
+    """A uint8 image (H×W or H×W×3) encoded once, for pages that show it again on every rerun."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format=fmt, **options)
+    return buffer.getvalue()

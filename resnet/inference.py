@@ -26,6 +26,7 @@ import tensorflow as tf
 
 from resnet import devices, engines, images
 from resnet.errors import ImageError, WeightsUnavailable
+from resnet.lanes import AnswersFirst
 
 UNTRAINED_LABEL = "UNTRAINED (random weights) — not a real prediction"
 DEFAULT_TOP = 5
@@ -98,14 +99,12 @@ class FeatureMaps:
 class Classifier:
     """One model, one compiled forward pass, shared by every caller (thread-safe).
 
-    Requests queue in two lanes, `concurrency` at a time in each: answers (the forward pass behind a top-5) and
-    explanations (Grad-CAM, feature maps). Each computation already spreads over every core (OpenVINO's and
-    TensorFlow's thread pools), so a classroom's requests side by side finish no sooner, and each would hold its own
-    activations (~10 MB a forward pass, ~150 MB a Grad-CAM). Two lanes, so that a top-5 (~50 ms) never waits
-    behind thirty Grad-CAMs (~0.5 s each).
+    Requests go through two lanes, `concurrency` at a time in each (`resnet.lanes`): answers (the forward pass
+    behind a top-5) and explanations (Grad-CAM, feature maps, and what holds `explaining()`); an explanation starts
+    only while no answer is computing or waiting, so a class's top-5s come before its Grad-CAMs.
 
     `background=True` (the app): when the engine wanted needs converting (OpenVINO), answer at once with TensorFlow
-    (BatchNorm folded) and switch to the converted engine when a background thread has it ready (`switched`). Each
+    and switch to the converted engine when a background thread has it ready (`switched`). Each
     Prediction names the engine and precision that actually computed it.
     """
 
@@ -125,21 +124,19 @@ class Classifier:
         requested = engine or engines.default_engine()
         engines.check_precision(self.precision, requested)
         self._lock = threading.Lock()
-        self._answers = threading.BoundedSemaphore(concurrency)
-        self._explanations = threading.BoundedSemaphore(concurrency)
+        self._lanes = AnswersFirst(concurrency)
         self._explainers: dict[str, tf.types.experimental.PolymorphicFunction] = {}
         self._probes: dict[str, tf.types.experimental.PolymorphicFunction] = {}
         self.switched = threading.Event()  # set once the engine wanted is the one answering
         self._engines: dict[str, object] = {}
-        if background and engines.resolve_engine(requested) == "openvino":
-            folded = engines.make_engine(model, "tf-folded", "fp32")
-            self.engine = folded if self.precision == "fp32" else engines.make_engine(model, "tf", self.precision)
-            threading.Thread(target=self._switch_to_openvino, args=(folded,), daemon=True,
-                             name=f"convert-{self.arch_name}").start()
-        else:
-            self.engine = engines.make_engine(model, requested, self.precision)
-            self.switched.set()
+        convert = background and engines.resolve_engine(requested) == "openvino"
+        # Answering at once means plain TensorFlow: even folding BatchNorm (a second) is left to the background.
+        self.engine = engines.make_engine(model, "tf" if convert else requested, self.precision)
         self.first_call_ms = self.warm_up() if warm_up else None
+        if convert:  # after the warm-up, so the first answers do not share the cores with the conversion
+            threading.Thread(target=self._switch_to_openvino, daemon=True, name=f"convert-{self.arch_name}").start()
+        else:
+            self.switched.set()
 
     @property
     def engine(self):
@@ -192,8 +189,10 @@ class Classifier:
 
     # --- engines -------------------------------------------------------------------------------------------------
 
-    def _switch_to_openvino(self, folded) -> None:
+    def _switch_to_openvino(self) -> None:
+        folded = None
         try:
+            folded = engines.make_engine(self.model, "tf-folded", "fp32")
             wanted = [self.precision] + [p for p in self.precisions() if p != self.precision]
             for precision in wanted:
                 converted = engines.OpenVinoEngine(folded, precision)
@@ -227,7 +226,7 @@ class Classifier:
     def warm_up(self) -> float:
         """Run the forward pass once (tracing it, or letting OpenVINO plan it); returns that call's ms."""
         start = time.perf_counter()
-        with self._answers:
+        with self._lanes.answer():
             self.engine(np.zeros((1, *self.input_size, 3), np.float32))
         return (time.perf_counter() - start) * 1000
 
@@ -253,8 +252,7 @@ class Classifier:
         for number, (name, data) in enumerate(named_items):
             try:
                 if number >= images.MAX_PHOTOS:
-                    raise ImageError(f"{' '.join(name.split())}: not classified, over {images.MAX_PHOTOS} photos at "
-                                     "once; remove some and try again")
+                    raise images.over_max_photos(name)
                 # Cropped at once: only one photo at a time is held at full size (up to 40 MP, 120 MB).
                 good.append(self._crop(images.decode_image(data, name=name), crop))
             except ImageError as exc:
@@ -276,7 +274,7 @@ class Classifier:
             return []
         batch = images.preprocess(np.stack(crops), self.style)
         engine = self._engine_for(precision)
-        with self._answers:
+        with self._lanes.answer():
             probabilities = engine(batch)
         tops = [self._top(row, top) for row in probabilities]
         latency = (time.perf_counter() - start) * 1000
@@ -291,7 +289,7 @@ class Classifier:
     @contextlib.contextmanager
     def explaining(self):
         """Hold a place in the explanations lane: for other heavy work on this network (lesions, fields)."""
-        with self._explanations:
+        with self._lanes.explanation():
             yield
 
     # --- what the network looked at ------------------------------------------------------------------------------
@@ -301,7 +299,7 @@ class Classifier:
         layer = layer or grad_cam_layer(self.model)
         explain = self._explainer(layer)
         x = tf.convert_to_tensor(prediction.model_input[np.newaxis], tf.float32)
-        with self._explanations:
+        with self._lanes.explanation():
             activations, gradients = explain(x, tf.constant(class_index, tf.int32))
             activations, gradients = activations.numpy(), gradients.numpy()
         return _cam_from(activations[0], gradients[0])
@@ -313,7 +311,7 @@ class Classifier:
             while len(self._probes) > KEPT_PROBES:  # a class browsing all 170 layers must not keep 170 graphs
                 del self._probes[next(iter(self._probes))]
         model_input = prediction.model_input[np.newaxis]
-        with self._explanations:
+        with self._lanes.explanation():
             activations = probe(model_input).numpy()[0]
         return _strongest_channels(layer, activations, limit)
 
@@ -321,7 +319,7 @@ class Classifier:
         """Trace the default Grad-CAM once (seconds of work) so that the first user who asks does not wait."""
         start = time.perf_counter()
         explain = self._explainer(grad_cam_layer(self.model))
-        with self._explanations:
+        with self._lanes.explanation():
             explain(tf.zeros((1, *self.input_size, 3)), tf.constant(0, tf.int32))
         return (time.perf_counter() - start) * 1000
 

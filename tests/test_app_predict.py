@@ -192,3 +192,24 @@ def test_bf16_asked_by_environment_where_it_is_slow_is_said_and_fp32_is_used(mon
     at = page()
     assert any(w.value.startswith("RESNET_PRECISION=bf16 was asked for, but ") for w in at.warning)
     assert " · fp32 · " in top5_caption(at)
+
+
+def test_a_widget_that_changes_only_an_explanation_classifies_nothing_again():
+    from app import photo_cache
+
+    at = page()
+    before = dict(at.session_state[photo_cache.PREDICTIONS])
+    caption = top5_caption(at)
+    second = next(iter(before.values())).top[1].index
+    [cam_class] = [s for s in at.selectbox if s.label == "Grad-CAM for the class"]
+    at = cam_class.set_value(second).run()
+    assert not at.exception
+    after = at.session_state[photo_cache.PREDICTIONS]
+    assert after.keys() == before.keys() and all(after[key] is before[key] for key in before)  # the same answers
+    assert top5_caption(at) == caption
+    assert ("grad-cam", second) in {key[1:] for key in at.session_state[photo_cache.EXPLANATIONS]}
+    # Another crop is another answer; the photos that left the page leave the cache.
+    crop = next(r for r in at.radio if r.label.startswith("How a photo becomes"))
+    at = crop.set_value("squash").run()
+    assert len(at.session_state[photo_cache.PREDICTIONS]) == 1
+    assert next(iter(at.session_state[photo_cache.PREDICTIONS]))[2] == "squash"

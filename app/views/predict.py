@@ -4,10 +4,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 import resnet
+from app import photo_cache
 from app.classifier import get_classifier
 from app.panels.lesion import lesion_panel
 from app.panels.receptive import receptive_panel
 from app.panels.shortcuts import shortcuts_panel
+from resnet import images
 from resnet.devices import bf16_unavailable
 from resnet.engines import default_precision
 from resnet.errors import UserError
@@ -63,7 +65,9 @@ def show_prediction(classifier, prediction, number: int) -> None:
     if not prediction.pretrained:
         st.warning(UNTRAINED_LABEL)
     left, right = st.columns([1, 2])
-    left.image(prediction.crop, caption="What the network saw (224×224)")
+    crop_picture = photo_cache.explanation(prediction, ("crop",),
+                                           lambda: images.encoded(prediction.crop, "JPEG", quality=90))
+    left.image(crop_picture, caption="What the network saw (224×224)")
     right.plotly_chart(top_chart(prediction), key=f"top_{number}")
     right.dataframe(
         [{"rank": rank, "class": s.label, "index": s.index, "probability": round(s.probability, 4)}
@@ -86,9 +90,14 @@ def show_explanations(classifier, prediction, number: int) -> None:
     class_index = st.selectbox("Grad-CAM for the class", list(scores), format_func=lambda i: class_name(scores[i]),
                                key=photo_key("cam_class", number, prediction))
     target = grad_cam_layer(classifier.model)
-    cam = classifier.grad_cam(prediction, class_index, target)
+
+    def grad_cam():
+        cam = classifier.grad_cam(prediction, class_index, target)
+        return cam, images.encoded(overlay(prediction.crop, cam), "JPEG", quality=90)
+
+    cam, overlaid = photo_cache.explanation(prediction, ("grad-cam", class_index), grad_cam)
     left, right = st.columns(2)
-    left.image(overlay(prediction.crop, cam),
+    left.image(overlaid,
                caption=f"Grad-CAM of “{class_name(scores[class_index])}” ({scores[class_index].probability:.1%}) over "
                        "the crop: red is where evidence for it lies")
     right.plotly_chart(heat_chart(cam, f"{target}: {cam.shape[0]}×{cam.shape[1]} map"), key=f"cam_{number}")
@@ -97,12 +106,16 @@ def show_explanations(classifier, prediction, number: int) -> None:
     layer = st.selectbox("Feature maps of the layer", names,
                          index=names.index(FIRST_FEATURE_LAYER) if FIRST_FEATURE_LAYER in names else 0,
                          key=photo_key("layer", number, prediction))
-    maps = classifier.feature_maps(prediction, layer, limit=32)
-    height, width = maps.maps.shape[1:]
+
+    def feature_maps():
+        maps = classifier.feature_maps(prediction, layer, limit=32)
+        return maps.channels, maps.maps.shape[1:], images.encoded(maps.picture())
+
+    channels, (height, width), picture = photo_cache.explanation(prediction, ("feature maps", layer), feature_maps)
     # An image, not a heat-map chart: the chart's data for 32 maps of 112×112 was 2.3 MB per session.
-    st.image(maps.picture(), width="stretch",
-             caption=f"{layer}: the {len(maps.channels)} most active channels ({height}×{width} each, each scaled "
-                     f"to its own range; channels {', '.join(map(str, maps.channels[:8]))}, … row by row)")
+    st.image(picture, width="stretch",
+             caption=f"{layer}: the {len(channels)} most active channels ({height}×{width} each, each scaled "
+                     f"to its own range; channels {', '.join(map(str, channels[:8]))}, … row by row)")
 
 
 def precision_switch() -> str:
@@ -158,7 +171,7 @@ if not named:
     st.info("Upload a photo, take one, or pick a sample to see what the network makes of it.")
     st.stop()
 
-for number, result in enumerate(classifier.classify_each(named, crop=crop, precision=precision)):
+for number, result in enumerate(photo_cache.classify(classifier, named, crop=crop, precision=precision)):
     if isinstance(result, UserError):
         st.error(str(result))
     else:

@@ -232,8 +232,12 @@ def streamlit_pid(root: int | None) -> int | None:
     """The Python process serving the app in the tree under `root` (make → sh → python app/serve.py)."""
     if root is None:
         return None
-    return next((pid for pid in tree_pids(root) if "app/serve.py" in command_line(pid)
-                 or "streamlit run" in command_line(pid)), root)
+    def serving(pid: int) -> bool:  # not the `sh -c …` make starts it with, whose command line names it too
+        words = command_line(pid).split()
+        return bool(words) and Path(words[0]).name.startswith("python") and ("app/serve.py" in words or
+                                                                             "streamlit" in " ".join(words[:2]))
+
+    return next((pid for pid in tree_pids(root) if serving(pid)), root)
 
 
 @contextlib.contextmanager
@@ -247,8 +251,7 @@ def profiling(pid: int | None, output: Path | None):
     if spy is None:
         raise SystemExit("--profile needs py-spy: .venv/bin/pip install py-spy")
     recorder = subprocess.Popen([spy, "record", "--pid", str(pid), "--format", "raw", "--rate", "50", "--threads",
-                                 "--output", str(output), "--nonblocking"], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+                                 "--output", str(output), "--nonblocking"], stdout=subprocess.DEVNULL)
     try:
         yield
     finally:
