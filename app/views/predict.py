@@ -109,11 +109,13 @@ def show_explanations(classifier, prediction, number: int) -> None:
 
     def feature_maps():
         maps = classifier.feature_maps(prediction, layer, limit=32)
-        return maps.channels, maps.maps.shape[1:], images.encoded(maps.picture())
+        # Fast PNG (lossless keeps the maps' squares sharp): 22 ms against 37 ms at Pillow's default level.
+        return maps.channels, maps.maps.shape[1:], images.encoded(maps.picture(), "PNG", compress_level=1)
 
     channels, (height, width), picture = photo_cache.explanation(prediction, ("feature maps", layer), feature_maps)
     # An image, not a heat-map chart: the chart's data for 32 maps of 112×112 was 2.3 MB per session.
-    st.image(picture, width="stretch",
+    # output_format: left on "auto", Streamlit would take a grey PNG for a JPEG and re-encode it on every rerun.
+    st.image(picture, width="stretch", output_format="PNG",
              caption=f"{layer}: the {len(channels)} most active channels ({height}×{width} each, each scaled "
                      f"to its own range; channels {', '.join(map(str, channels[:8]))}, … row by row)")
 
