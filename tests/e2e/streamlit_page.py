@@ -15,6 +15,9 @@ from playwright.sync_api import ConsoleMessage, Locator, Page
 # used: it needs a host that is not reachable here.
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+DRAWN = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every(chart => {
+    const plot = chart.querySelector('.js-plotly-plot'); return plot && plot.data; })
+  && !document.querySelector('[data-testid="stSkeleton"]')"""
 RUN_TIMEOUT_MS = 180_000  # the first Predict run builds and warms ResNet-50 on a shared 2-core machine
 
 # Counts finished script runs: a rerun can start and end between two polls, so watching for "running" can miss it.
@@ -77,6 +80,9 @@ class StreamlitPage:
         if after is not None:
             self.page.wait_for_function("n => window.__scriptRuns > n", arg=after, timeout=timeout)
         self.page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=timeout)
+        # The script has finished, but the browser may still be loading the code of a widget or chart it sent (a
+        # fast server finishes before plotly has drawn): wait until every chart is drawn and no placeholder is left.
+        self.page.wait_for_function(DRAWN, timeout=timeout, polling=100)
 
     def rerun_after(self, action) -> None:
         """Do `action` (a widget change), then wait for the rerun it causes to finish."""

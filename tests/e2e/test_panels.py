@@ -1,6 +1,8 @@
 """The lesion, shortcut and receptive-field panels in Chromium: each switched on by its toggle, each drawing its
 charts or pictures, each photographed for the README (docs/images/<name>.png)."""
 
+import re
+
 import pytest
 
 pytestmark = pytest.mark.e2e
@@ -19,7 +21,9 @@ def switch_on(ui, label: str) -> None:
 
 
 def chart(ui, title_start: str) -> dict:
-    [found] = [c for c in ui.page.evaluate(CHARTS) if c["title"].startswith(title_start)]
+    """The chart whose title (as read, without the <b> tags Streamlit's theme wraps it in) starts so."""
+    charts = [{**c, "title": re.sub(r"<[^>]+>", "", c["title"])} for c in ui.page.evaluate(CHARTS)]
+    [found] = [c for c in charts if c["title"].startswith(title_start)]
     return found
 
 
