@@ -59,6 +59,7 @@ bench: setup
 	$(BIN)/python -m resnet bench
 
 load: setup chromium
+	$(BIN)/python tests/load/first_visit.py
 	$(BIN)/python tests/load/classroom.py
 	$(BIN)/python tests/load/classroom.py --soak 500
 
