@@ -45,6 +45,7 @@ def device_name(gpu_list: list[Gpu] | None = None) -> str:
     return f"GPU ({gpu_list[0].name})" if gpu_list else cpu_name()
 
 
+@functools.cache
 def cpu_name() -> str:
     model = _cpuinfo_field("model name")
     return f"CPU ({model})" if model else "CPU"

@@ -33,8 +33,8 @@ _INPUT_NAME = "input"
 # again on any machine): seconds before its first answer (folding, tracing, converting, the first call) and seconds
 # per photo after that. The CLI picks the engine with the least total for the photos it was given, so one photo never
 # pays a conversion that a hundred would earn back.
-SETUP_S = {"tf": 1.5, "tf-folded": 2.1, "openvino": 4.3}
-PER_PHOTO_S = {"tf": 0.074, "tf-folded": 0.066, "openvino": 0.046}
+SETUP_S = {"tf": 1.4, "tf-folded": 2.0, "openvino": 2.9}
+PER_PHOTO_S = {"tf": 0.090, "tf-folded": 0.074, "openvino": 0.054}
 
 
 def openvino_available() -> bool:

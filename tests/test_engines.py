@@ -145,7 +145,9 @@ def test_a_background_classifier_answers_with_tensorflow_then_switches_to_openvi
     after = classifier.classify_each([("cat", photo)])[0]
     assert first.engine in ("tf", "openvino") and after.engine == "openvino"
     assert [s.index for s in first.top] == [s.index for s in after.top]
-    np.testing.assert_allclose([s.probability for s in first.top], [s.probability for s in after.top], atol=1e-5)
+    # Plain TensorFlow in graph mode (its own conv+BatchNorm fusions) against OpenVINO on the folded net: the
+    # rounding of two kernel libraries over 50 layers, as between the folded and unfolded nets above.
+    np.testing.assert_allclose([s.probability for s in first.top], [s.probability for s in after.top], atol=2e-4)
     if devices.bf16_unavailable():  # asked for bf16 where it is not fast: refused in one line
         with pytest.raises(UserError, match="bf16"):
             classifier.classify_each([("cat", photo)], precision="bf16")
