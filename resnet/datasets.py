@@ -18,6 +18,7 @@ from typing import Iterator
 
 import numpy as np
 
+from resnet import paths
 from resnet.errors import UserError
 
 Batch = tuple[np.ndarray, np.ndarray]
@@ -109,13 +110,11 @@ class OfflineShapes:
 
 CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 _CIFAR10_ARCHIVE = "cifar-10-batches-py-target_archive"  # the name keras 3's get_file stores the download under
-_CIFAR10_HOMES_FALLBACK = "/tmp/.keras"  # where get_file caches when the keras home is not writable
 
 
 def cifar10_cached() -> bool:
-    """Whether keras has the CIFAR-10 archive in its cache (KERAS_HOME, ~/.keras, or its /tmp fallback)."""
-    homes = [os.environ.get("KERAS_HOME", os.path.join(os.path.expanduser("~"), ".keras")), _CIFAR10_HOMES_FALLBACK]
-    return any(os.path.isfile(os.path.join(home, "datasets", _CIFAR10_ARCHIVE)) for home in homes)
+    """Whether keras has the CIFAR-10 archive in its cache (its home or its fallback: `resnet.paths`)."""
+    return any((home / "datasets" / _CIFAR10_ARCHIVE).is_file() for home in paths.keras_homes())
 
 
 @lru_cache(maxsize=1)

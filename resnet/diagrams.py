@@ -32,6 +32,7 @@ import pydot
 
 from resnet import table as layer_tables
 from resnet.errors import UserError
+from resnet.paths import diagram_cache
 
 ZOOMS = ("block", "stage", "whole", "collapsed")
 BLOCK_KINDS = ("identity", "projection")
@@ -109,19 +110,13 @@ class PlotOptions:
     rankdir: str = "TB"
 
 
-def cache_dir() -> Path:
-    """Where rendered diagrams are kept: `$RESNET_CACHE_DIR/diagrams`, else `~/.cache/resnet-explorer/diagrams`."""
-    root = os.environ.get("RESNET_CACHE_DIR") or Path.home() / ".cache" / "resnet-explorer"
-    return Path(root) / "diagrams"
-
-
 def cache_path(spec: ModelSpec, view: View, options: PlotOptions, fmt: str) -> Path:
     key = json.dumps(
         [DRAWING_VERSION, keras.__version__, dataclasses.asdict(spec), dataclasses.asdict(view),
          dataclasses.asdict(options), fmt],
         sort_keys=True,
     )
-    return cache_dir() / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.{fmt}"
+    return diagram_cache() / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.{fmt}"
 
 
 def render(spec: ModelSpec, view: View = View(), options: PlotOptions = PlotOptions(), fmt: str = "svg",

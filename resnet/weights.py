@@ -5,8 +5,9 @@ file that keras.applications loads loads into our networks. Where the file comes
 
 1. `RESNET_WEIGHTS`: the path of the file itself (checked against its md5);
 2. `RESNET_WEIGHTS_DIR`: a folder that holds the file under its official name (checked likewise);
-3. Keras' cache (`~/.keras/models`), filled by `keras.utils.get_file` from `RESNET_WEIGHTS_ORIGIN` (default: the
-   keras.applications bucket; a `file://` folder or a local mirror works too), which checks the md5.
+3. Keras' cache (`$KERAS_HOME/models`, default `~/.keras/models`: `resnet.paths`), filled by `keras.utils.get_file`
+   from `RESNET_WEIGHTS_ORIGIN` (default: the keras.applications bucket; a `file://` folder or a local mirror works
+   too), which checks the md5.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ from pathlib import Path
 import keras
 
 from resnet.errors import WeightsUnavailable
+from resnet.paths import ASSETS, keras_home
 
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
-ASSETS = Path(__file__).resolve().parent.parent / "assets"
 
 # keras.applications' md5 of each file: (with the 1000-class top, without it).
 MD5 = {
@@ -52,14 +53,10 @@ def md5_of(path) -> str:
     return digest.hexdigest()
 
 
-def keras_cache_dir() -> Path:
-    return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
-
-
 def how_to_get(weights_name: str, include_top: bool = True) -> str:
     """The one sentence that tells a user how to make `weights_name` available offline."""
     name = file_name(weights_name, include_top)
-    return (f"put {name} in {keras_cache_dir() / 'models'} (run `make weights` on a connected machine and copy it), "
+    return (f"put {name} in {keras_home() / 'models'} (run `make weights` on a connected machine and copy it), "
             f"or set RESNET_WEIGHTS=/path/to/{name} or RESNET_WEIGHTS_DIR=/folder/holding/it")
 
 
@@ -83,7 +80,7 @@ def imagenet_weights_path(arch_name: str, include_top: bool = True, *, cache_dir
     if folder and (Path(folder) / name).is_file():
         return _verified(Path(folder) / name, md5, "RESNET_WEIGHTS_DIR")
 
-    cache_dir = str(cache_dir or keras_cache_dir())
+    cache_dir = str(cache_dir or keras_home())
     cached = Path(cache_dir) / "models" / name
     if not download and not cached.is_file():
         raise WeightsUnavailable(f"ImageNet weights for {arch_name} are not here: {how_to_get(weights_name, include_top)}")

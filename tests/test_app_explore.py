@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 import resnet
 from resnet import diagrams
+from resnet.paths import diagram_cache
 
 PAGE = "../app/views/explore.py"
 TIMEOUT = 180
@@ -46,7 +47,7 @@ def test_resnet50_renders_with_its_totals_diagram_table_and_comparison():
     # The comparison defaults to the plain twin, which lacks the four projection shortcuts.
     comparison = at.dataframe[-1].value
     assert comparison.loc["parameters"].tolist()[:2] == [25_636_712, resnet.build("resnet50", plain=True).count_params()]
-    assert len(list(diagrams.cache_dir().iterdir())) == 1  # the collapsed SVG, drawn once and kept on disk
+    assert len(list(diagram_cache().iterdir())) == 1  # the collapsed SVG, drawn once and kept on disk
 
 
 @pytest.fixture
@@ -92,11 +93,11 @@ def test_plain_twin_and_its_comparison(resnet20_page):
 @pytest.mark.parametrize("zoom, new_drawings", [("block", 2), ("stage", 1), ("whole", 1), ("collapsed", 0)])
 def test_every_zoom_level_renders_and_caches_its_svg(resnet20_page, zoom, new_drawings):
     at = resnet20_page
-    before = len(list(diagrams.cache_dir().iterdir()))  # the collapsed views the fixture opened on
+    before = len(list(diagram_cache().iterdir()))  # the collapsed views the fixture opened on
     widget(at.radio, "Zoom level").set_value(zoom).run()
     no_errors(at)
     # A block is drawn for the residual net and its plain twin, side by side.
-    drawn = len(list(diagrams.cache_dir().iterdir()))
+    drawn = len(list(diagram_cache().iterdir()))
     assert drawn - before == new_drawings
     # A block opens fitted into its frame, so its addition (the bottom node) is in view; the others at a percent.
     frames = [frame.proto.srcdoc for frame in at.get("iframe")]
@@ -104,7 +105,7 @@ def test_every_zoom_level_renders_and_caches_its_svg(resnet20_page, zoom, new_dr
     assert len(frames) == max(new_drawings, 1) and all(fitted) == (zoom == "block") and any(fitted) == all(fitted)
     widget(at.checkbox, "Shapes").uncheck().run()
     no_errors(at)
-    assert len(list(diagrams.cache_dir().iterdir())) == drawn + max(new_drawings, 1)  # new options, new drawings
+    assert len(list(diagram_cache().iterdir())) == drawn + max(new_drawings, 1)  # new options, new drawings
 
 
 def test_search_filters_the_layer_table(resnet20_page):

@@ -61,7 +61,7 @@ def test_noise_source_centres_to_the_probe_batch():
 
 def test_cifar10_is_refused_offline_without_touching_the_network(tmp_path, monkeypatch):
     monkeypatch.setenv("KERAS_HOME", str(tmp_path))
-    monkeypatch.setattr("resnet.datasets._CIFAR10_HOMES_FALLBACK", str(tmp_path / "none"))
+    monkeypatch.setattr("resnet.paths.KERAS_FALLBACK_HOME", tmp_path / "none")
     assert not cifar10_cached()
     with pytest.raises(DataUnavailable, match="CIFAR-10 is not in the keras cache"):
         Cifar10()

@@ -15,7 +15,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("diagram", help="draw a block, a stage, the whole network or its collapsed blocks",
                               description="Write a plot_model-style diagram. With no --block, --stage or --collapsed "
                                           "the whole network is drawn. Rendered files are cached under "
-                                          "$RESNET_CACHE_DIR (default ~/.cache/resnet-explorer).")
+                                          "$RESNET_CACHE_DIR/diagrams (default $XDG_CACHE_HOME/resnet-explorer, else "
+                                          "~/.cache/resnet-explorer).")
     add_model_arguments(p)
     p.add_argument("--block", choices=diagrams.BLOCK_KINDS,
                    help="one block: the first identity block, or the first projection (shape-changing) block; "
