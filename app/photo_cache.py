@@ -2,7 +2,7 @@
 
 Every widget change reruns the whole page. Without this, choosing another Grad-CAM class or feature-map layer decoded,
 cropped and classified every photo again and recomputed every explanation. Entries are keyed by the photo's content
-(a SHA-256 of its bytes) and what changes its answer (crop, precision, network); a rerun keeps only the entries of
+(a SHA-256 of its bytes) and what changes its answer (crop mode, precision, network); a rerun keeps only the entries of
 the photos still on the page, so a session holds at most MAX_PHOTOS photos' worth.
 """
 
@@ -19,16 +19,17 @@ PREDICTIONS, EXPLANATIONS = "photo_cache_predictions", "photo_cache_explanations
 KEPT_PER_PHOTO = 6  # explanations kept per photo (Grad-CAM classes and feature-map layers), most recent
 
 
-def classify(classifier, named: list[tuple[str, bytes]], *, crop: str, precision: str) -> list:
+def classify(classifier, named: list[tuple[str, bytes]], *, crop_mode: str, precision: str) -> list:
     """classify_each's results (Prediction or ImageError) in `named`'s order; only photos this session has not
     classified yet with these settings go to the network, together, as one batch."""
     refused = [images.over_max_photos(name) for name, _ in named[images.MAX_PHOTOS:]]
     named = named[:images.MAX_PHOTOS]
-    keys = [(hashlib.sha256(data).hexdigest(), name, crop, precision, classifier.arch_name) for name, data in named]
+    keys = [(hashlib.sha256(data).hexdigest(), name, crop_mode, precision, classifier.arch_name)
+            for name, data in named]
     cached = st.session_state.get(PREDICTIONS, {})
     fresh = [i for i, key in enumerate(keys) if key not in cached]
     if fresh:
-        results = classifier.classify_each([named[i] for i in fresh], crop=crop, precision=precision)
+        results = classifier.classify_each([named[i] for i in fresh], crop_mode=crop_mode, precision=precision)
         cached.update({keys[i]: result for i, result in zip(fresh, results, strict=True)})
     st.session_state[PREDICTIONS] = {key: cached[key] for key in keys}  # what left the page goes
     kept = set(keys)

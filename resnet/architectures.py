@@ -79,17 +79,19 @@ _ROWS = [
     Architecture("resnet50_garden", "ResNet-50 (Model Garden v1.5)", depths=(3, 4, 6, 3), stride_on="3x3",
                  style=ConvStyle(use_bias=False, kernel_initializer="he_normal", weight_decay=1e-4,
                                  bn_epsilon=1e-5, bn_momentum=0.9),
-                 source="TensorFlow Model Garden (seed 000)", **{**_V1}),
+                 source="TensorFlow Model Garden's ResNet-50 (Keras functional API)", **{**_V1}),
     # The course's net (seeds 001/004): Keras' default BatchNorm constants, no padding before the max-pool, and
     # AvgPool(2) → Flatten instead of a global pool. Stage 2 does not stride, as in the original assignment.
     Architecture("resnet50_course", "ResNet-50 (course, 64×64, 6 classes)", depths=(3, 4, 6, 3), stem="course",
                  style=ConvStyle(bn_epsilon=1e-3), head="avgpool_flatten", names="course", input_shape=(64, 64, 3),
-                 classes=6, source="deeplearning.ai course (seeds 001, 004)", **_V1),
+                 classes=6, source="deeplearning.ai's “Residual Networks” assignment; M. Peixeiro, “Hitchhiker's Guide "
+                        "to Residual Networks (ResNet) in Keras”", **_V1),
     *[Architecture(f"resnet{6 * n + 2}", f"ResNet-{6 * n + 2} (CIFAR)", depths=(n, n, n),
                    source="He et al. 2016, §4.2", **_CIFAR) for n in (3, 5, 7, 9, 18)],
 ]
 
 ARCHITECTURES: dict[str, Architecture] = {row.name: row for row in _ROWS}
+WITH_WEIGHTS = tuple(name for name, arch in ARCHITECTURES.items() if arch.imagenet_weights)  # ImageNet-trained
 
 
 def get(name: str) -> Architecture:

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-SAMPLE = Path(__file__).resolve().parent.parent / "assets" / "samples" / "cat_chelsea.jpg"
+from resnet.paths import FIRST_SAMPLE, ROOT
+
 TARGET_RATIO = 1.1  # the app's warm bytes → top-5 against the fastest bare fp32 forward pass
 BF16_TARGET = 0.6  # bf16 forward pass against fp32's, on the same engine
 # A cold CLI run: its process tree's peak memory, and its wall time over a warm run's.
@@ -62,6 +63,12 @@ class Context:
         return resnet.build(self.arch, seed=0)  # random weights: speed does not depend on their values
 
     @cached_property
+    def preprocessing(self) -> str:
+        import resnet
+
+        return resnet.ARCHITECTURES[self.arch].preprocessing
+
+    @cached_property
     def classifier(self):
         """The app's classifier ("auto" engine), built as the app builds it, warm-up included."""
         from resnet.inference import Classifier
@@ -95,13 +102,13 @@ class Context:
 
     @cached_property
     def photo(self) -> bytes:
-        return SAMPLE.read_bytes()
+        return FIRST_SAMPLE.read_bytes()
 
     def batch(self, size: int) -> np.ndarray:
         from resnet import images
 
         rgb = images.decode_image(self.photo)
-        return np.repeat(images.prepare(rgb, crop="center")[np.newaxis], size, axis=0)
+        return np.repeat(images.prepare(rgb, preprocessing=self.preprocessing)[np.newaxis], size, axis=0)
 
 
 def interleaved(cases: dict[str, Callable[[], object]], runs: int, warm: int = 2) -> dict[str, list[float]]:
@@ -127,14 +134,14 @@ def warm_paths(context: Context) -> Section:
     classifier, photo = context.classifier, context.photo
     x1 = context.batch(1)
     cases = {f"forward {name}": (lambda engine=engine: engine(x1)) for name, engine in context.engines.items()}
-    named = [("cat_chelsea.jpg", photo)]
+    named = [(FIRST_SAMPLE.name, photo)]
     cases["bytes → top-5 (app)"] = lambda: classifier.classify_each(named)
     # Where the app's time goes besides the forward pass:
     rgb = images.decode_image(photo)
     crop = images.crop_for_model(rgb)
     cases["  decode (Pillow)"] = lambda: images.decode_image(photo)
     cases["  crop + resize"] = lambda: images.crop_for_model(rgb)
-    cases["  preprocess_input"] = lambda: images.preprocess(crop[np.newaxis], classifier.style)
+    cases["  preprocess_input"] = lambda: images.preprocess(crop[np.newaxis], classifier.preprocessing)
     times = interleaved(cases, context.runs)
     medians = {name: statistics.median(values) for name, values in times.items()}
 
@@ -201,7 +208,7 @@ def _fresh_classifier_first_request(context: Context) -> float:
 
     classifier = Classifier(context.model, pretrained=False, weights_source="random (bench)", arch=context.arch)
     began = time.perf_counter()
-    classifier.classify_each([("cat_chelsea.jpg", context.photo)])
+    classifier.classify_each([(FIRST_SAMPLE.name, context.photo)])
     return _ms_since(began)
 
 
@@ -316,7 +323,7 @@ def precision(context: Context) -> Section:
     from resnet import images
 
     for name, path in sample_images().items():
-        x = images.preprocess(images.crop_for_model(images.read_image_file(path))[np.newaxis], "caffe")
+        x = images.preprocess(images.crop_for_model(images.read_image_file(path))[np.newaxis], context.preprocessing)
         p32, p16 = fp32_engine(x)[0], bf16_engine(x)[0]
         top32, top16 = np.argsort(-p32)[:5], np.argsort(-p16)[:5]
         section.lines.append(f"{name}: top-1 {'same' if top32[0] == top16[0] else 'DIFFERS'}, top-5 overlap "
@@ -332,7 +339,7 @@ def cold(context: Context) -> Section:
 
     from resnet.processes import run_measured
 
-    command = [sys.executable, "-m", "resnet", "predict", str(SAMPLE), "--allow-untrained", "--json"]
+    command = [sys.executable, "-m", "resnet", "predict", str(FIRST_SAMPLE), "--allow-untrained", "--json"]
     section = Section("cold", "A newcomer's first `python -m resnet predict` (new process, empty caches), then warm")
     with tempfile.TemporaryDirectory() as empty:
         home = Path(empty)
@@ -341,7 +348,7 @@ def cold(context: Context) -> Section:
                    RESNET_WEIGHTS_ORIGIN=(home / "no-mirror").as_uri())  # no weights: nothing is downloaded
         env.pop("RESNET_WEIGHTS", None)
         env.pop("RESNET_WEIGHTS_DIR", None)
-        runs = {label: run_measured(command, env=env, cwd=SAMPLE.parents[2]) for label in ("cold", "warm")}
+        runs = {label: run_measured(command, env=env, cwd=ROOT) for label in ("cold", "warm")}
     for label, measured in runs.items():
         if measured.returncode != 0:
             section.lines.append(f"{label} run FAILED (exit {measured.returncode}): "
@@ -363,7 +370,7 @@ def answers_first(context: Context) -> Section:
     the same 30 top-5s alone. With answers first (resnet.lanes) the Grad-CAMs wait, so the last top-5 barely moves."""
     import threading
 
-    classifier, named = context.classifier, [("cat_chelsea.jpg", context.photo)]
+    classifier, named = context.classifier, [(FIRST_SAMPLE.name, context.photo)]
     classifier.warm_up_grad_cam()
 
     def burst(explain: bool) -> tuple[float, float]:

@@ -31,7 +31,10 @@ def over_max_photos(name: str) -> ImageError:
 
 # Pillow's format names; MPO is what Pillow calls the multi-picture JPEGs many phone cameras write.
 SUPPORTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "BMP", "GIF", "TIFF"})
-_FORMAT_HINT = "use JPEG, PNG, WebP, BMP, GIF or TIFF"
+# The file extensions of those formats: what an upload widget accepts and a folder of samples may hold.
+UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff")
+FORMAT_NAMES = "JPEG, PNG, WebP, BMP, GIF or TIFF"  # SUPPORTED_FORMATS, as a user knows them
+_FORMAT_HINT = f"use {FORMAT_NAMES}"
 
 # Formats Pillow cannot open at all, recognised by their first bytes so the user hears "unsupported", not "not an image".
 _SIGNATURES = (
@@ -46,8 +49,8 @@ _SIGNATURES = (
 # Resampling filter: Pillow's BILINEAR widens its kernel when shrinking (antialiasing), so a 12 MP phone photo
 # becomes a smooth 224 px image; keras' load_img default (nearest) aliases fine texture, which ResNets notice.
 RESAMPLE = Image.Resampling.BILINEAR
-CROP_MODES = ("center", "squash")
-PREPROCESS_STYLES = ("caffe", "tf")
+CROP_MODES = ("center", "squash")  # how a photo becomes the model's input size: `crop_for_model`
+PREPROCESSING_MODES = ("caffe", "tf")  # how its pixels are then scaled for a weight family: `preprocess`
 
 
 def decode_image(data: bytes, *, name: str = "image", min_side: int = MIN_SIDE) -> np.ndarray:
@@ -92,17 +95,17 @@ def read_image_file(path: str | PathLike[str]) -> np.ndarray:
     return decode_image(data, name=path.name)
 
 
-def crop_for_model(rgb: np.ndarray, size: tuple[int, int] = (224, 224), *, crop: str = "center") -> np.ndarray:
+def crop_for_model(rgb: np.ndarray, size: tuple[int, int] = (224, 224), *, crop_mode: str = "center") -> np.ndarray:
     """The uint8 image the model will see, `size` = (height, width) as in keras' target_size.
 
-    crop="center": scale so the image covers `size` (shorter side fits), then cut the middle out.
-    crop="squash": scale the whole image to `size`, ignoring its aspect ratio.
+    crop_mode="center": scale so the image covers `size` (shorter side fits), then cut the middle out.
+    crop_mode="squash": scale the whole image to `size`, ignoring its aspect ratio.
     """
-    if crop not in CROP_MODES:
-        raise ValueError(f"crop must be one of {CROP_MODES}, not {crop!r}")
+    if crop_mode not in CROP_MODES:
+        raise ValueError(f"crop_mode must be one of {CROP_MODES}, not {crop_mode!r}")
     target_h, target_w = size
     img = Image.fromarray(np.asarray(rgb, dtype=np.uint8))
-    if crop == "squash":
+    if crop_mode == "squash":
         return np.asarray(img.resize((target_w, target_h), RESAMPLE))
     w, h = img.size
     scale = max(target_w / w, target_h / h)
@@ -113,28 +116,28 @@ def crop_for_model(rgb: np.ndarray, size: tuple[int, int] = (224, 224), *, crop:
     return np.asarray(img.crop((left, top, left + target_w, top + target_h)))
 
 
-def preprocess(batch: np.ndarray, style: str) -> np.ndarray:
-    """Scale uint8 pixels the way a weight family was trained: float32, same shape.
+def preprocess(batch: np.ndarray, preprocessing: str) -> np.ndarray:
+    """Scale uint8 pixels the way a weight family was trained (`Architecture.preprocessing`): float32, same shape.
 
-    style="caffe" (ResNet v1, keras.applications.resnet): RGB→BGR, minus the ImageNet BGR mean, no scaling.
-    style="tf" (ResNet v2, keras.applications.resnet_v2): pixels mapped to [-1, 1].
+    preprocessing="caffe" (ResNet v1, keras.applications.resnet): RGB→BGR, minus the ImageNet BGR mean, no scaling.
+    preprocessing="tf" (ResNet v2, keras.applications.resnet_v2): pixels mapped to [-1, 1].
     """
-    if style not in PREPROCESS_STYLES:
-        raise ValueError(f"style must be one of {PREPROCESS_STYLES}, not {style!r}")
+    if preprocessing not in PREPROCESSING_MODES:
+        raise ValueError(f"preprocessing must be one of {PREPROCESSING_MODES}, not {preprocessing!r}")
     # Imported here so that decoding (CLI checks, app uploads) does not pay for starting TensorFlow.
     from keras.applications import resnet, resnet_v2
 
     # A float32 copy: keras' numpy path subtracts in place, which would otherwise write into the caller's array.
     x = np.array(batch, dtype=np.float32)
-    fn = resnet.preprocess_input if style == "caffe" else resnet_v2.preprocess_input
+    fn = resnet.preprocess_input if preprocessing == "caffe" else resnet_v2.preprocess_input
     return np.asarray(fn(x), dtype=np.float32)
 
 
 def prepare(
-    rgb: np.ndarray, size: tuple[int, int] = (224, 224), *, crop: str = "center", style: str = "caffe"
+    rgb: np.ndarray, size: tuple[int, int] = (224, 224), *, crop_mode: str = "center", preprocessing: str = "caffe"
 ) -> np.ndarray:
     """One decoded image → one float32 model input of shape size + (3,)."""
-    return preprocess(crop_for_model(rgb, size, crop=crop), style)
+    return preprocess(crop_for_model(rgb, size, crop_mode=crop_mode), preprocessing)
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------

@@ -24,13 +24,13 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from resnet import devices, engines, images
+from resnet import devices, engines, images, paths
 from resnet.errors import ImageError, WeightsUnavailable
 from resnet.lanes import AnswersFirst
 
 UNTRAINED_LABEL = "UNTRAINED (random weights) — not a real prediction"
 DEFAULT_TOP = 5
-KEPT_PROBES = 8  # traced feature-map functions kept per classifier, most recently used
+KEPT_FEATURE_EXTRACTORS = 8  # traced feature-map functions kept per classifier, most recently used
 
 
 @dataclass(frozen=True)
@@ -53,13 +53,13 @@ class Prediction:
     engine: str
     pretrained: bool
     crop: np.ndarray = field(repr=False, compare=False)  # the uint8 image the model saw
-    style: str = "caffe"  # how `crop` is scaled for the network (images.preprocess)
+    preprocessing: str = "caffe"  # how `crop` is scaled for the network (images.preprocess)
     precision: str = "fp32"  # what the forward pass computed in (the one used, not only the one asked for)
 
     @property
     def model_input(self) -> np.ndarray:
         """The crop after preprocess_input, made again when asked: a session keeps 150 KB per photo, not 750 KB."""
-        return images.preprocess(self.crop, self.style)
+        return images.preprocess(self.crop, self.preprocessing)
 
     @property
     def caption(self) -> str:
@@ -110,15 +110,15 @@ class Classifier:
 
     def __init__(self, model: keras.Model, *, pretrained: bool, weights_source: str, arch: str | None = None,
                  weights_problem: str | None = None, engine: str | None = None, precision: str | None = None,
-                 crop: str = "center", warm_up: bool = True, concurrency: int = 1, background: bool = False):
+                 crop_mode: str = "center", warm_up: bool = True, concurrency: int = 1, background: bool = False):
         self.model = model
         self.weights_problem = weights_problem  # why ImageNet weights were not used, when they were asked for
         self.arch_name = arch or model.name
         self.pretrained = pretrained
         self.weights_source = weights_source
-        self.crop_mode = crop
+        self.crop_mode = crop_mode
         self.input_size = tuple(model.input_shape[1:3])
-        self.style = _preprocessing_style(self.arch_name)
+        self.preprocessing = _preprocessing(self.arch_name)
         self.labels = _labels(model.output_shape[-1])
         self.precision = precision or engines.default_precision()
         requested = engine or engines.default_engine()
@@ -126,7 +126,7 @@ class Classifier:
         self._lock = threading.Lock()
         self._lanes = AnswersFirst(concurrency)
         self._explainers: dict[str, tf.types.experimental.PolymorphicFunction] = {}
-        self._probes: dict[str, tf.types.experimental.PolymorphicFunction] = {}
+        self._feature_extractors: dict[str, tf.types.experimental.PolymorphicFunction] = {}
         self.switched = threading.Event()  # set once the engine wanted is the one answering
         self._engines: dict[str, object] = {}
         convert = background and engines.resolve_engine(requested) == "openvino"
@@ -231,7 +231,8 @@ class Classifier:
         return (time.perf_counter() - start) * 1000
 
     def classify(self, items: Sequence[bytes | np.ndarray], *, names: Sequence[str] | None = None,
-                 top: int = DEFAULT_TOP, crop: str | None = None, precision: str | None = None) -> list[Prediction]:
+                 top: int = DEFAULT_TOP, crop_mode: str | None = None,
+                 precision: str | None = None) -> list[Prediction]:
         """Classify images (encoded bytes, or decoded H×W×3 uint8 RGB arrays) as one batch.
 
         Raises ImageError for the first item that cannot be decoded; `classify_each` keeps going instead.
@@ -239,11 +240,11 @@ class Classifier:
         start = time.perf_counter()
         names = list(names) if names is not None else [f"image {i + 1}" for i in range(len(items))]
         crops = [self._crop(images.decode_image(item, name=name) if isinstance(item, (bytes, bytearray)) else item,
-                            crop) for item, name in zip(items, names, strict=True)]
+                            crop_mode) for item, name in zip(items, names, strict=True)]
         return self._classify_crops(crops, names, top, precision, start)
 
     def classify_each(self, named_items: Sequence[tuple[str, bytes]], *, top: int = DEFAULT_TOP,
-                      crop: str | None = None, precision: str | None = None) -> list[Prediction | ImageError]:
+                      crop_mode: str | None = None, precision: str | None = None) -> list[Prediction | ImageError]:
         """Like `classify`, but a file that cannot be decoded yields its ImageError in its place and the others
         are still classified (together, as one batch). Past `images.MAX_PHOTOS` files, each is refused unread."""
         start = time.perf_counter()
@@ -254,7 +255,7 @@ class Classifier:
                 if number >= images.MAX_PHOTOS:
                     raise images.over_max_photos(name)
                 # Cropped at once: only one photo at a time is held at full size (up to 40 MP, 120 MB).
-                good.append(self._crop(images.decode_image(data, name=name), crop))
+                good.append(self._crop(images.decode_image(data, name=name), crop_mode))
             except ImageError as exc:
                 results.append(exc)
                 continue
@@ -266,21 +267,21 @@ class Classifier:
             results[slot] = prediction
         return results
 
-    def _crop(self, rgb: np.ndarray, crop: str | None) -> np.ndarray:
-        return images.crop_for_model(rgb, self.input_size, crop=crop or self.crop_mode)
+    def _crop(self, rgb: np.ndarray, crop_mode: str | None) -> np.ndarray:
+        return images.crop_for_model(rgb, self.input_size, crop_mode=crop_mode or self.crop_mode)
 
     def _classify_crops(self, crops, names, top, precision, start) -> list[Prediction]:
         if not crops:
             return []
-        batch = images.preprocess(np.stack(crops), self.style)
+        batch = images.preprocess(np.stack(crops), self.preprocessing)
         engine = self._engine_for(precision)
         with self._lanes.answer():
             probabilities = engine(batch)
         tops = [self._top(row, top) for row in probabilities]
         latency = (time.perf_counter() - start) * 1000
         return [Prediction(source=name, top=scores, latency_ms=latency, batch_size=len(crops), device=engine.device,
-                           engine=engine.name, pretrained=self.pretrained, crop=crop, style=self.style,
-                           precision=engine.precision)
+                           engine=engine.name, pretrained=self.pretrained, crop=crop,
+                           preprocessing=self.preprocessing, precision=engine.precision)
                 for name, scores, crop in zip(names, tops, crops, strict=True)]
 
     def _top(self, probabilities: np.ndarray, k: int) -> tuple[ClassScore, ...]:
@@ -306,13 +307,14 @@ class Classifier:
 
     def feature_maps(self, prediction: Prediction, layer: str, *, limit: int = 32) -> FeatureMaps:
         with self._lock:
-            probe = self._probes.pop(layer, None) or feature_probe(self.model, layer)
-            self._probes[layer] = probe  # most recently used last
-            while len(self._probes) > KEPT_PROBES:  # a class browsing all 170 layers must not keep 170 graphs
-                del self._probes[next(iter(self._probes))]
+            extractor = self._feature_extractors.pop(layer, None) or feature_extractor(self.model, layer)
+            self._feature_extractors[layer] = extractor  # most recently used last
+            # a class browsing all 170 layers must not keep 170 graphs
+            while len(self._feature_extractors) > KEPT_FEATURE_EXTRACTORS:
+                del self._feature_extractors[next(iter(self._feature_extractors))]
         model_input = prediction.model_input[np.newaxis]
         with self._lanes.explanation():
-            activations = probe(model_input).numpy()[0]
+            activations = extractor(model_input).numpy()[0]
         return _strongest_channels(layer, activations, limit)
 
     def warm_up_grad_cam(self) -> float:
@@ -365,13 +367,13 @@ def grad_cam_function(model: keras.Model, layer: str):
     head = model.layers[-1]
     if not isinstance(head, keras.layers.Dense):
         raise ValueError(f"Grad-CAM needs a Dense classifier on top; {model.name} ends in {type(head).__name__}")
-    probe = keras.Model(model.inputs[0], [model.get_layer(layer).output, head.input])
+    extractor = keras.Model(model.inputs[0], [model.get_layer(layer).output, head.input])
     signature = [tf.TensorSpec((1, *model.input_shape[1:]), tf.float32), tf.TensorSpec((), tf.int32)]
 
     @tf.function(input_signature=signature)
     def explain(x, class_index):
         with tf.GradientTape() as tape:
-            activations, features = probe(x, training=False)
+            activations, features = extractor(x, training=False)
             logits = tf.matmul(features, head.kernel) + (head.bias if head.use_bias else 0.0)
             score = logits[:, class_index]
         return activations, tape.gradient(score, activations)
@@ -401,19 +403,19 @@ def _unit_range(values: np.ndarray) -> np.ndarray:
     return (values - low) / (high - low)
 
 
-def feature_probe(model: keras.Model, layer: str):
+def feature_extractor(model: keras.Model, layer: str):
     """A compiled function: one preprocessed image batch → the output of `layer`."""
     output = model.get_layer(layer).output
     if len(output.shape) != 4:
         raise ValueError(f"layer {layer} has no spatial output (shape {tuple(output.shape)})")
-    probe = keras.Model(model.inputs[0], output)
+    extractor = keras.Model(model.inputs[0], output)
     signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)]
-    return tf.function(lambda x: probe(x, training=False), input_signature=signature)
+    return tf.function(lambda x: extractor(x, training=False), input_signature=signature)
 
 
 def feature_maps(model: keras.Model, model_input: np.ndarray, layer: str, *, limit: int = 32) -> FeatureMaps:
     """The `limit` most active channels of `layer` for one preprocessed image, each scaled to [0, 1] on its own."""
-    activations = feature_probe(model, layer)(model_input[np.newaxis].astype(np.float32)).numpy()[0]
+    activations = feature_extractor(model, layer)(model_input[np.newaxis].astype(np.float32)).numpy()[0]
     return _strongest_channels(layer, activations, limit)
 
 
@@ -464,12 +466,11 @@ def heat_colours(values: np.ndarray) -> np.ndarray:
 
 def sample_images() -> dict[str, Path]:
     """The photos shipped in assets/samples (see assets/README for their sources and licences), by file name."""
-    folder = Path(__file__).resolve().parent.parent / "assets" / "samples"
-    return {path.name: path for path in sorted(folder.iterdir())
-            if path.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"}}
+    return {path.name: path for path in sorted(paths.SAMPLES.iterdir())
+            if path.suffix.lower().lstrip(".") in images.UPLOAD_TYPES}
 
 
-def _preprocessing_style(arch: str) -> str:
+def _preprocessing(arch: str) -> str:
     from resnet.architectures import ARCHITECTURES
 
     return ARCHITECTURES[arch].preprocessing if arch in ARCHITECTURES else "caffe"

@@ -101,10 +101,10 @@ def plain_twin(model: keras.Model, arch_name: str) -> keras.Model:
     return twin
 
 
-def noise_images(input_shape: tuple, style: str, *, count: int = NOISE_IMAGES, seed: int = 0) -> np.ndarray:
+def noise_images(input_shape: tuple, preprocessing: str, *, count: int = NOISE_IMAGES, seed: int = 0) -> np.ndarray:
     """Uniform random pixels, preprocessed as the network's photos are: inputs for a field without a photo."""
     pixels = np.random.default_rng(seed).integers(0, 256, (count, *input_shape), dtype=np.uint8)
-    return images.preprocess(pixels, style)
+    return images.preprocess(pixels, preprocessing)
 
 
 @dataclass(frozen=True)
@@ -180,7 +180,7 @@ class FieldProbe:
 
 
 def _gradient_function(model: keras.Model, layer: str):
-    probe = keras.Model(model.inputs[0], model.get_layer(layer).output)
+    extractor = keras.Model(model.inputs[0], model.get_layer(layer).output)
     signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32), tf.TensorSpec((2,), tf.int32)]
 
     @tf.function(input_signature=signature)
@@ -188,7 +188,7 @@ def _gradient_function(model: keras.Model, layer: str):
         with tf.GradientTape() as tape:
             tape.watch(x)
             # the images do not meet in inference mode, so one gradient of the sum is each image's own gradient
-            unit = tf.reduce_sum(probe(x, training=False)[:, position[0], position[1], :])
+            unit = tf.reduce_sum(extractor(x, training=False)[:, position[0], position[1], :])
         return tf.reduce_mean(tf.reduce_sum(tf.abs(tape.gradient(unit, x)), axis=-1), axis=0)
 
     return field

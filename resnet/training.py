@@ -22,7 +22,12 @@ from resnet.datasets import open_data, random_batch
 from resnet.errors import RunRefused, UnknownArchitecture
 from resnet.limits import Limits, RunRegistry
 
-OPTIMIZERS = ("sgd", "momentum", "adam")
+_OPTIMIZER_MAKERS = {
+    "sgd": lambda learning_rate: keras.optimizers.SGD(learning_rate),
+    "momentum": lambda learning_rate: keras.optimizers.SGD(learning_rate, momentum=0.9),
+    "adam": lambda learning_rate: keras.optimizers.Adam(learning_rate),
+}
+OPTIMIZERS = tuple(_OPTIMIZER_MAKERS)
 INITIALIZERS = ("he_normal", "glorot_uniform")
 VARIANTS = ("residual", "plain")
 # The lab's nets and the image side they train at: CIFAR nets at their own 32×32, the ImageNet family at the
@@ -31,16 +36,17 @@ LAB_IMAGE_SIZES = {"resnet20": 32, "resnet32": 32, "resnet44": 32, "resnet56": 3
                    "resnet18": 64, "resnet34": 64, "resnet50": 64}
 
 
-def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+def check_optimizer(name: str, learning_rate: float) -> None:
+    """Refuse an optimiser that `make_optimizer` cannot make."""
+    if name not in OPTIMIZERS:
+        raise RunRefused(f"unknown optimiser {name!r}; choose one of {', '.join(OPTIMIZERS)}")
     if learning_rate <= 0:
         raise RunRefused(f"learning rate must be positive, not {learning_rate}")
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate)
-    if name == "momentum":
-        return keras.optimizers.SGD(learning_rate, momentum=0.9)
-    if name == "adam":
-        return keras.optimizers.Adam(learning_rate)
-    raise RunRefused(f"unknown optimiser {name!r}; choose one of {', '.join(OPTIMIZERS)}")
+
+
+def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+    check_optimizer(name, learning_rate)
+    return _OPTIMIZER_MAKERS[name](learning_rate)
 
 
 def kernel_layers(model: keras.Model) -> list[keras.layers.Layer]:
@@ -178,10 +184,7 @@ def check_config(config: RunConfig, limits: Limits) -> None:
         raise RunRefused(f"variants must be some of {VARIANTS}, not {config.variants}")
     if config.initializer not in (*INITIALIZERS, resnet.ARCHITECTURES[config.arch].style.kernel_initializer):
         raise RunRefused(f"unknown initialiser {config.initializer!r}; choose one of {', '.join(INITIALIZERS)}")
-    if config.optimizer not in OPTIMIZERS:
-        raise RunRefused(f"unknown optimiser {config.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}")
-    if config.learning_rate <= 0:
-        raise RunRefused(f"learning rate must be positive, not {config.learning_rate}")
+    check_optimizer(config.optimizer, config.learning_rate)
     limits.check(steps=config.steps, batch=config.batch_size, image_size=config.size)
 
 

@@ -286,7 +286,7 @@ class UploadedImages:
         except ImageError as exc:
             problems.append(str(exc))
             return None
-        return images.crop_for_model(rgb, (image_size, image_size), crop="squash")
+        return images.crop_for_model(rgb, (image_size, image_size), crop_mode="squash")
 
     @property
     def counts(self) -> dict[str, int]:

@@ -300,7 +300,7 @@ def striped(width: int, height: int, horizontal: bool = True) -> np.ndarray:
 
 
 def test_center_crop_of_a_wide_image_keeps_the_middle():
-    seen = images.crop_for_model(striped(400, 200), (224, 224), crop="center")
+    seen = images.crop_for_model(striped(400, 200), (224, 224), crop_mode="center")
     assert seen.shape == (224, 224, 3) and seen.dtype == np.uint8
     assert (seen[:, 2:-2] == GREEN).all()  # the 400x200 image's middle half, scaled by 224/200
     assert (np.abs(seen[:, [0, -1]].astype(int) - GREEN) <= 30).all()  # only resampling blur at the cut
@@ -312,9 +312,16 @@ def test_center_crop_of_a_tall_image_keeps_the_middle():
 
 
 def test_squash_keeps_everything_and_distorts():
-    seen = images.crop_for_model(striped(400, 200), (224, 224), crop="squash")
+    seen = images.crop_for_model(striped(400, 200), (224, 224), crop_mode="squash")
     assert seen.shape == (224, 224, 3)
     assert (seen[:, :54] == RED).all() and (seen[:, 58:166] == GREEN).all() and (seen[:, 170:] == BLUE).all()
+
+
+def test_every_upload_type_is_a_format_we_decode_and_every_format_has_one():
+    from PIL import Image
+
+    uploadable = {Image.registered_extensions()[f".{extension}"] for extension in images.UPLOAD_TYPES}
+    assert uploadable | {"MPO"} == images.SUPPORTED_FORMATS  # an MPO is a phone's JPEG: it arrives as .jpg
 
 
 def test_crop_to_a_non_square_size():
@@ -324,8 +331,8 @@ def test_crop_to_a_non_square_size():
 
 
 def test_unknown_crop_mode_is_a_programming_error():
-    with pytest.raises(ValueError, match="crop must be one of"):
-        images.crop_for_model(striped(64, 64), crop="zoom")
+    with pytest.raises(ValueError, match="crop_mode must be one of"):
+        images.crop_for_model(striped(64, 64), crop_mode="zoom")
 
 
 # --- preprocessing -------------------------------------------------------------------------------------------------
@@ -336,7 +343,7 @@ def batch():
     return np.random.default_rng(2).integers(0, 256, size=(2, 8, 8, 3), dtype=np.uint8)
 
 
-def test_caffe_style_matches_keras_resnet(batch):
+def test_caffe_preprocessing_matches_keras_resnet(batch):
     from keras.applications import resnet
 
     out = images.preprocess(batch, "caffe")
@@ -344,12 +351,12 @@ def test_caffe_style_matches_keras_resnet(batch):
     np.testing.assert_array_equal(out, resnet.preprocess_input(batch.astype(np.float32)))
 
 
-def test_caffe_style_is_bgr_minus_the_imagenet_mean(batch):
+def test_caffe_preprocessing_is_bgr_minus_the_imagenet_mean(batch):
     expected = batch[..., ::-1].astype(np.float32) - np.array([103.939, 116.779, 123.68], dtype=np.float32)
     np.testing.assert_allclose(images.preprocess(batch, "caffe"), expected, rtol=0, atol=1e-4)
 
 
-def test_tf_style_matches_keras_resnet_v2_and_spans_minus_one_to_one(batch):
+def test_tf_preprocessing_matches_keras_resnet_v2_and_spans_minus_one_to_one(batch):
     from keras.applications import resnet_v2
 
     out = images.preprocess(batch, "tf")
@@ -366,14 +373,14 @@ def test_preprocess_leaves_the_callers_array_alone(batch):
     np.testing.assert_array_equal(floats, before)
 
 
-def test_unknown_style_is_a_programming_error(batch):
-    with pytest.raises(ValueError, match="style must be one of"):
+def test_unknown_preprocessing_is_a_programming_error(batch):
+    with pytest.raises(ValueError, match="preprocessing must be one of"):
         images.preprocess(batch, "torch")
 
 
 def test_prepare_is_crop_then_preprocess():
     rgb = striped(400, 200)
-    out = images.prepare(rgb, (224, 224), crop="center", style="caffe")
+    out = images.prepare(rgb, (224, 224), crop_mode="center", preprocessing="caffe")
     assert out.shape == (224, 224, 3) and out.dtype == np.float32
     # centre pixel is pure green: BGR (0, 255, 0) minus the mean
     np.testing.assert_allclose(out[112, 112], [-103.939, 255 - 116.779, -123.68], atol=1e-4)

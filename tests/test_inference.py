@@ -45,7 +45,7 @@ def sample_batch():
 
 def test_bytes_to_top5_equals_keras_applications_with_the_same_weights_file(official_resnet50_h5, reference):
     # "auto": the engine the app uses here (OpenVINO on a CPU), so the app's whole path is what is checked.
-    ours = Classifier.load("resnet50", weights=str(official_resnet50_h5), engine="auto", crop="squash")
+    ours = Classifier.load("resnet50", weights=str(official_resnet50_h5), engine="auto", crop_mode="squash")
     [prediction] = ours.classify([CAT.read_bytes()], names=["cat_chelsea.jpg"])
 
     # keras' own path: load_img resizes the whole photo (bilinear, no crop), preprocess_input, the keras model.
@@ -263,8 +263,8 @@ def test_feature_maps_are_normalised_per_channel_and_most_active_first(classifie
     assert maps.maps.shape == (16, 56, 56) and len(maps.channels) == 16
     for channel in maps.maps:
         assert channel.min() == 0.0 and channel.max() == pytest.approx(1.0) or not channel.any()
-    probe = keras.Model(classifier.model.input, classifier.model.get_layer("conv2_block1_out").output)
-    strength = probe(cat_prediction.model_input[np.newaxis]).numpy()[0].mean(axis=(0, 1))
+    extractor = keras.Model(classifier.model.input, classifier.model.get_layer("conv2_block1_out").output)
+    strength = extractor(cat_prediction.model_input[np.newaxis]).numpy()[0].mean(axis=(0, 1))
     assert list(maps.channels) == np.argsort(-strength, kind="stable")[:16].tolist()
 
 
@@ -276,17 +276,19 @@ def test_cached_feature_maps_equal_the_plain_function(classifier, cat_prediction
     assert cached.grid(columns=4).shape == (2 * 28 + 1, 4 * 28 + 3)
 
 
-def test_only_the_most_recently_used_feature_probes_are_kept(classifier, cat_prediction):
-    from resnet.inference import KEPT_PROBES, spatial_layers
+def test_only_the_most_recently_used_feature_extractors_are_kept(classifier, cat_prediction):
+    from resnet.inference import KEPT_FEATURE_EXTRACTORS, spatial_layers
 
-    layers = spatial_layers(classifier.model)[-(KEPT_PROBES + 3):]  # small late maps: quick to trace and run
+    # small late maps: quick to trace and run
+    layers = spatial_layers(classifier.model)[-(KEPT_FEATURE_EXTRACTORS + 3):]
     for layer in layers:
         classifier.feature_maps(cat_prediction, layer, limit=2)
-    kept = list(classifier._probes)
-    assert kept == layers[-KEPT_PROBES:]  # a class browsing every layer does not keep a traced graph for each
+    kept = list(classifier._feature_extractors)
+    # a class browsing every layer does not keep a traced graph for each
+    assert kept == layers[-KEPT_FEATURE_EXTRACTORS:]
     again = classifier.feature_maps(cat_prediction, layers[0], limit=4)  # an evicted layer is traced anew
     plain = feature_maps(classifier.model, cat_prediction.model_input, layers[0], limit=4)
-    assert again.channels == plain.channels and list(classifier._probes)[-1] == layers[0]
+    assert again.channels == plain.channels and list(classifier._feature_extractors)[-1] == layers[0]
 
 
 def test_feature_grid_tiles_channels_row_by_row():

@@ -23,9 +23,9 @@ def lesion_net(_classifier, arch: str, network: int) -> LesionNet:
 
 
 @st.cache_data(show_spinner="Taking the blocks out, one at a time…", max_entries=64)
-def lesions(_classifier, _net, network: int, crop: np.ndarray, style: str, chosen: tuple) -> LesionResult:
+def lesions(_classifier, _net, network: int, crop: np.ndarray, preprocessing: str, chosen: tuple) -> LesionResult:
     with _classifier.explaining():
-        return _net.each_block(images.preprocess(crop, style), also=[chosen] if chosen else [])
+        return _net.each_block(images.preprocess(crop, preprocessing), also=[chosen] if chosen else [])
 
 
 def lesion_panel(classifier, prediction, number: int) -> None:
@@ -36,7 +36,7 @@ def lesion_panel(classifier, prediction, number: int) -> None:
     names = net.block_names
     chosen = st.multiselect("Blocks to remove together", names, default=[names[len(names) // 2]],
                             key=panel_key("lesion_blocks", number, prediction))
-    result = lesions(classifier, net, id(classifier.model), prediction.crop, prediction.style, tuple(chosen))
+    result = lesions(classifier, net, id(classifier.model), prediction.crop, prediction.preprocessing, tuple(chosen))
     intact = top_scores(result.intact, classifier.labels)
     if chosen:
         removed = result.removed[-1]

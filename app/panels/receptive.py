@@ -21,6 +21,7 @@ EXPLANATION = (
     "Luo et al. (NeurIPS 2016) found the effective field far smaller than the box, and roughly Gaussian. The plain "
     "twin has the same kernels, without the shortcuts.")
 TWINS = ("Residual network", "Plain twin (same kernels, no shortcuts)")
+RANDOM_SEED = 0  # of the Architecture page's random weights, and said so on the page
 _ONE_FIELD_AT_A_TIME = threading.Lock()  # the Architecture page's networks have no classifier lane to queue in
 
 
@@ -71,9 +72,9 @@ def photo_probes(_classifier, arch: str, network: int) -> tuple[FieldProbe, Fiel
 
 
 @st.cache_data(show_spinner="Following the gradient back to the pixels…", max_entries=64)
-def photo_fields(_classifier, _probes, network: int, crop: np.ndarray, style: str, layer: str,
+def photo_fields(_classifier, _probes, network: int, crop: np.ndarray, preprocessing: str, layer: str,
                  position: tuple) -> tuple:
-    x = images.preprocess(crop, style)[np.newaxis]
+    x = images.preprocess(crop, preprocessing)[np.newaxis]
     with _classifier.explaining():
         return tuple(probe.field(layer, position, x) for probe in _probes)
 
@@ -85,7 +86,7 @@ def receptive_panel(classifier, prediction, number: int) -> None:
     probes = photo_probes(classifier, classifier.arch_name, id(classifier.model))
     key = panel_key("field", number, prediction)
     layer, position = field_controls(classifier.arch_name, probes[0], key)
-    fields = photo_fields(classifier, probes, id(classifier.model), prediction.crop, prediction.style, layer,
+    fields = photo_fields(classifier, probes, id(classifier.model), prediction.crop, prediction.preprocessing, layer,
                           position)
     show_fields(fields, layer, position, prediction.crop, _jump(probes[0], layer))
 
@@ -96,7 +97,7 @@ def receptive_panel(classifier, prediction, number: int) -> None:
 def random_probes(arch: str) -> tuple[FieldProbe, FieldProbe]:
     """Seeded random weights at the network's own input size, without the classifier. One pair per server: a class
     browsing the table does not hold a pair of networks for each."""
-    model = resnet.build(arch, include_top=False, seed=0)
+    model = resnet.build(arch, include_top=False, seed=RANDOM_SEED)
     return FieldProbe(model), FieldProbe(plain_twin(model, arch))
 
 
@@ -111,7 +112,7 @@ def noise_fields(arch: str, layer: str, position: tuple) -> tuple:
 def architecture_receptive_panel(arch: str) -> None:
     if not st.toggle("How far a unit sees (theoretical and effective receptive field)", key="receptive"):
         return
-    st.markdown(EXPLANATION + " Here both have random weights (seed 0) and the field is averaged over "
+    st.markdown(EXPLANATION + f" Here both have random weights (seed {RANDOM_SEED}) and the field is averaged over "
                 f"{NOISE_IMAGES} images of random pixels, at the network's own input size.")
     probes = random_probes(arch)
     layer, position = field_controls(arch, probes[0], f"field_{arch}")

@@ -16,9 +16,9 @@ def shortcut_probe(_classifier, arch: str, network: int) -> ShortcutProbe:
 
 
 @st.cache_data(show_spinner="Measuring every block…", max_entries=64)
-def signals(_classifier, _probe, network: int, crop: np.ndarray, style: str) -> tuple:
+def signals(_classifier, _probe, network: int, crop: np.ndarray, preprocessing: str) -> tuple:
     with _classifier.explaining():
-        return _probe(images.preprocess(crop, style))
+        return _probe(images.preprocess(crop, preprocessing))
 
 
 def shortcuts_panel(classifier, prediction, number: int) -> None:
@@ -28,7 +28,7 @@ def shortcuts_panel(classifier, prediction, number: int) -> None:
                 "1×1 projection where the block down-samples). The bars compare their sizes for this photo, "
                 "‖F(x)‖ / ‖x‖ over the block's whole map.")
     measured = signals(classifier, shortcut_probe(classifier, classifier.arch_name, id(classifier.model)),
-                       id(classifier.model), prediction.crop, prediction.style)
+                       id(classifier.model), prediction.crop, prediction.preprocessing)
     st.plotly_chart(shortcut_figure(measured, pretrained=classifier.pretrained), key=f"shortcuts_{number}")
     smaller = sum(s.ratio < 1 for s in measured)
     st.caption(f"In {smaller} of {len(measured)} blocks the residual branch adds less than the shortcut carries "

@@ -9,6 +9,7 @@ import streamlit as st
 from streamlit.typing import UploadedFile
 
 import resnet
+from resnet import images
 from resnet.datasets import (NAMED_SOURCES, cifar10_cached, data_root, open_named_data, open_server_folder,
                              server_folders)
 from resnet.errors import RunRefused, UserError
@@ -21,7 +22,6 @@ from resnet.uploads import open_upload
 DATA_SOURCES = {"offline": "generated shapes (offline)", "noise": "random noise (the probe batch)",
                 "cifar10": "CIFAR-10 (if cached)", "upload": "my own images (upload a folder or a .zip)",
                 "server": "a data set on this server"}
-IMAGE_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]  # the Predict page's
 
 
 @st.cache_resource
@@ -132,9 +132,9 @@ with st.expander("Run settings", expanded=current_run() is None):
     own_init = resnet.ARCHITECTURES[arch].style.kernel_initializer
     middle.selectbox("Initialiser", INITIALIZERS, index=INITIALIZERS.index(own_init) if own_init in INITIALIZERS
                      else 0, key="initializer")
-    middle.selectbox("Optimiser", OPTIMIZERS, index=OPTIMIZERS.index("momentum"), key="optimizer")
-    middle.number_input("Learning rate", min_value=1e-5, max_value=1.0, value=0.02, step=0.005, format="%.4f",
-                        key="learning_rate")
+    middle.selectbox("Optimiser", OPTIMIZERS, index=OPTIMIZERS.index(RunConfig.optimizer), key="optimizer")
+    middle.number_input("Learning rate", min_value=1e-5, max_value=1.0, value=RunConfig.learning_rate, step=0.005,
+                        format="%.4f", key="learning_rate")
     middle.number_input("Seed", min_value=0, max_value=2**31 - 1, value=0, key="seed")
     right.number_input(f"Steps (0 = norms at initialisation; ≤ {bounds.max_steps})", min_value=0,
                        max_value=bounds.max_steps, value=min(60, bounds.max_steps), key="steps")
@@ -147,7 +147,7 @@ with st.expander("Run settings", expanded=current_run() is None):
         right.selectbox("Data set", server_folders(data_root()), key="server_folder")
     if source == "upload":
         folder_column, zip_column = st.columns(2)
-        folder_column.file_uploader("A folder with one sub-folder of images per class", type=IMAGE_TYPES,
+        folder_column.file_uploader("A folder with one sub-folder of images per class", type=images.UPLOAD_TYPES,
                                     accept_multiple_files="directory", key="upload_folder")
         zip_column.file_uploader("…or a .zip of such a folder", type=["zip"], key="upload_zip")
         st.caption(f"Your images stay in this server's memory for your run only. At most {bounds.max_upload_files} "

@@ -10,14 +10,14 @@ from app.panels.lesion import lesion_panel
 from app.panels.receptive import receptive_panel
 from app.panels.shortcuts import shortcuts_panel
 from resnet import images
+from resnet.architectures import WITH_WEIGHTS
 from resnet.devices import bf16_unavailable
 from resnet.engines import default_precision
 from resnet.errors import UserError
 from resnet.inference import UNTRAINED_LABEL, grad_cam_layer, overlay, sample_images, spatial_layers
+from resnet.paths import FIRST_SAMPLE
 from resnet.weights import how_to_get
 
-WITH_WEIGHTS = [name for name, arch in resnet.ARCHITECTURES.items() if arch.imagenet_weights]
-UPLOAD_TYPES = ["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"]
 CROPS = {"center": "Centre crop: scale the short side to 224, cut the middle square out",
          "squash": "Squash: resize the whole photo to 224×224, ignoring its shape"}
 FIRST_FEATURE_LAYER = "conv1_relu"
@@ -158,11 +158,11 @@ if not classifier.pretrained:
              "then restart the app.")
     st.caption(f"Details: {classifier.weights_problem}")
 
-uploads = st.file_uploader("Upload photos", type=UPLOAD_TYPES, accept_multiple_files=True)
-samples = st.multiselect("…or pick sample photos", list(sample_images()), default=["cat_chelsea.jpg"],
+uploads = st.file_uploader("Upload photos", type=images.UPLOAD_TYPES, accept_multiple_files=True)
+samples = st.multiselect("…or pick sample photos", list(sample_images()), default=[FIRST_SAMPLE.name],
                          help="Public-domain and CC0 photos shipped with the app (see assets/README).")
 shot = st.camera_input("Take a photo") if st.toggle("Use the camera") else None
-crop = st.radio("How a photo becomes 224×224", list(CROPS), format_func=CROPS.get, horizontal=True)
+crop_mode = st.radio("How a photo becomes 224×224", list(CROPS), format_func=CROPS.get, horizontal=True)
 precision = precision_switch()
 
 named = [(upload.name, upload.getvalue()) for upload in uploads or []]
@@ -173,7 +173,7 @@ if not named:
     st.info("Upload a photo, take one, or pick a sample to see what the network makes of it.")
     st.stop()
 
-for number, result in enumerate(photo_cache.classify(classifier, named, crop=crop, precision=precision)):
+for number, result in enumerate(photo_cache.classify(classifier, named, crop_mode=crop_mode, precision=precision)):
     if isinstance(result, UserError):
         st.error(str(result))
     else:

@@ -25,8 +25,9 @@ def register(subparsers) -> None:
     p.add_argument("--steps", type=int, default=0, help="training steps; 0 = norms at initialisation (default)")
     p.add_argument("--batch", type=int, default=64, help="batch size (default 64)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--lr", type=float, default=0.02, help="learning rate (default 0.02)")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default="momentum")
+    p.add_argument("--lr", type=float, default=RunConfig.learning_rate,
+                   help=f"learning rate (default {RunConfig.learning_rate})")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default=RunConfig.optimizer)
     p.add_argument("--data", default="offline",
                    help="offline (generated shapes, default), noise (random probe images), cifar10, or a folder "
                         "with one sub-folder per class")

@@ -1,5 +1,5 @@
 """`python -m resnet lesion PHOTO`: the top-5 of the intact network and of the network without each block (Veit et
-al. 2016). Also home of the options every photo command shares (`shortcuts` uses them too)."""
+al. 2016). Also home of the options every photo command shares (`shortcuts` and `predict` use them too)."""
 
 from __future__ import annotations
 
@@ -7,38 +7,49 @@ import json
 import sys
 
 from resnet import images
+from resnet.architectures import WITH_WEIGHTS
 from resnet.errors import UserError, WeightsUnavailable
 
 
 def add_photo_arguments(p, *, what: str) -> None:
-    p.add_argument("image", metavar="PHOTO", help="JPEG, PNG, WebP, BMP, GIF or TIFF file")
-    p.add_argument("--arch", default="resnet50", help="architecture with ImageNet weights: resnet50 (default), "
-                                                      "resnet101, resnet152, resnet50v2, resnet101v2, resnet152v2")
+    p.add_argument("image", metavar="PHOTO", help=f"{images.FORMAT_NAMES} file")
+    add_network_arguments(p, what=what)
+
+
+def add_network_arguments(p, *, what: str) -> None:
+    """The options that say which network classifies a photo, and how the photo is cropped for it."""
+    p.add_argument("--arch", default="resnet50",
+                   help=f"architecture with ImageNet weights: {', '.join(WITH_WEIGHTS)} (default resnet50)")
     p.add_argument("--weights", default="imagenet",
                    help="'imagenet' (keras.applications' file, found via RESNET_WEIGHTS, RESNET_WEIGHTS_DIR or the "
                         "Keras cache) or the path of a weights file (default imagenet)")
     p.add_argument("--allow-untrained", action="store_true",
                    help=f"without ImageNet weights, use random ones ({what} is then marked UNTRAINED)")
-    p.add_argument("--crop", choices=images.CROP_MODES, default="center",
+    p.add_argument("--crop", dest="crop_mode", choices=images.CROP_MODES, default="center",
                    help="center: fill the input and cut the middle out (default); squash: resize the whole image")
 
 
-def load_photo(args):
-    """(classifier, crop, model input) for the photo: the image is read first, so a bad file costs no network."""
-    rgb = images.read_image_file(args.image)
+def load_classifier(args, **options):
+    """The classifier `add_network_arguments` asked for; a note on stderr when it runs on random weights."""
     from resnet.inference import Classifier
 
     try:
-        # TensorFlow's engine, never traced here: these commands run the network their own way
-        classifier = Classifier.load(args.arch, args.weights, allow_untrained=args.allow_untrained, engine="tf",
-                                     warm_up=False)
+        classifier = Classifier.load(args.arch, args.weights, allow_untrained=args.allow_untrained, **options)
     except WeightsUnavailable as exc:
         hint = "" if args.allow_untrained else "; or pass --allow-untrained to see what random weights do"
         raise WeightsUnavailable(f"{exc}{hint}") from None
     if classifier.weights_problem:
         print(f"note: {classifier.weights_problem}", file=sys.stderr)
-    crop = images.crop_for_model(rgb, classifier.input_size, crop=args.crop)
-    return classifier, crop, images.preprocess(crop, classifier.style)
+    return classifier
+
+
+def load_photo(args):
+    """(classifier, crop, model input) for the photo: the image is read first, so a bad file costs no network."""
+    rgb = images.read_image_file(args.image)
+    # TensorFlow's engine, never traced here: these commands run the network their own way
+    classifier = load_classifier(args, engine="tf", warm_up=False)
+    crop = images.crop_for_model(rgb, classifier.input_size, crop_mode=args.crop_mode)
+    return classifier, crop, images.preprocess(crop, classifier.preprocessing)
 
 
 def register(subparsers) -> None:

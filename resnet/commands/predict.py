@@ -6,8 +6,9 @@ import json
 import sys
 
 from resnet import engines, images
+from resnet.commands.lesion import add_network_arguments, load_classifier
 from resnet.devices import PRECISIONS
-from resnet.errors import ImageError, UserError, WeightsUnavailable
+from resnet.errors import ImageError, UserError
 
 
 def register(subparsers) -> None:
@@ -17,18 +18,12 @@ def register(subparsers) -> None:
                     "keras.applications does and classify all of them as one batch. Latency is the batch's "
                     "crop → preprocess → forward pass → top-k time. A file that cannot be read is reported as "
                     "'error: …' and the exit status is 2; the others are still classified.")
-    p.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG, PNG, WebP, BMP, GIF or TIFF file")
-    p.add_argument("--arch", default="resnet50", help="architecture with ImageNet weights: resnet50 (default), "
-                                                      "resnet101, resnet152, resnet50v2, resnet101v2, resnet152v2")
-    p.add_argument("--weights", default="imagenet",
-                   help="'imagenet' (keras.applications' file, found via RESNET_WEIGHTS, RESNET_WEIGHTS_DIR or the "
-                        "Keras cache) or the path of a weights file (default imagenet)")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help=f"{images.FORMAT_NAMES} file")
+    add_network_arguments(p, what="every result")
     p.add_argument("--top", type=int, default=5, help="how many classes to show (default 5)")
     p.add_argument("--json", action="store_true",
                    help='print a JSON list of {"file", "top": [{"index", "label", "probability"}], "latency_ms", '
                         '"device", "engine", "precision", "pretrained"}')
-    p.add_argument("--allow-untrained", action="store_true",
-                   help="without ImageNet weights, use random ones (every result is then marked UNTRAINED)")
     p.add_argument("--engine", choices=engines.ENGINES, default=None,
                    help="forward pass: tf, tf-folded (BatchNorm folded) or openvino (converted once, fastest per "
                         "photo on a CPU); auto picks the one that answers these photos soonest, set-up included "
@@ -36,8 +31,6 @@ def register(subparsers) -> None:
     p.add_argument("--precision", choices=PRECISIONS, default=None,
                    help="fp32 (what keras.applications computes) or bf16 (faster, where the CPU or GPU has bfloat16 "
                         "instructions) (default: $RESNET_PRECISION, else fp32)")
-    p.add_argument("--crop", choices=images.CROP_MODES, default="center",
-                   help="center: fill the input and cut the middle out (default); squash: resize the whole image")
     p.set_defaults(func=main)
 
 
@@ -56,17 +49,8 @@ def main(args) -> int:
     if not decoded:
         return 2
 
-    from resnet.inference import Classifier
-
-    try:
-        classifier = Classifier.load(args.arch, args.weights, allow_untrained=args.allow_untrained,
-                                     engine=choose_engine(args.engine, args.precision, len(decoded)),
-                                     precision=args.precision, crop=args.crop)
-    except WeightsUnavailable as exc:
-        hint = "" if args.allow_untrained else "; or pass --allow-untrained to see what random weights do"
-        raise WeightsUnavailable(f"{exc}{hint}") from None
-    if classifier.weights_problem:
-        print(f"note: {classifier.weights_problem}", file=sys.stderr)
+    classifier = load_classifier(args, engine=choose_engine(args.engine, args.precision, len(decoded)),
+                                 precision=args.precision, crop_mode=args.crop_mode)
     predictions = classifier.classify(decoded, names=names, top=args.top)
 
     if args.json:

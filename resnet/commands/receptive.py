@@ -30,7 +30,8 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the random weights and noise images (default 0)")
     p.add_argument("--image", metavar="PHOTO", default=None,
                    help="the photo the gradient is taken at (default: noise images, averaged)")
-    p.add_argument("--crop", choices=images.CROP_MODES, default="center", help="how PHOTO becomes the input")
+    p.add_argument("--crop", dest="crop_mode", choices=images.CROP_MODES, default="center",
+                   help="how PHOTO becomes the input")
     p.add_argument("--json", action="store_true",
                    help='print {"arch", "layer", "position", "map_size", "input_size", "theoretical": {"size", '
                         '"jump", "top", "left", "bottom", "right"}, "effective": {"residual": {"radius_50", '
@@ -65,7 +66,8 @@ def main(args) -> int:
     position = wanted or (height // 2, width // 2)
     box = residual.box(layer, position)  # refuses a position off the map before any gradient is taken
     if rgb is not None:
-        inputs = images.preprocess(images.crop_for_model(rgb, (size, size), crop=args.crop), arch.preprocessing)
+        crop = images.crop_for_model(rgb, (size, size), crop_mode=args.crop_mode)
+        inputs = images.preprocess(crop, arch.preprocessing)
         described = args.image
     else:
         inputs = noise_images((size, size, 3), arch.preprocessing, seed=args.seed)

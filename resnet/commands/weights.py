@@ -1,9 +1,7 @@
 """`python -m resnet weights`: fetch and verify the ImageNet files (what `make weights` runs on a connected machine)."""
 
-from resnet.architectures import ARCHITECTURES
+from resnet.architectures import WITH_WEIGHTS
 from resnet.weights import imagenet_weights_path
-
-WITH_WEIGHTS = [name for name, arch in ARCHITECTURES.items() if arch.imagenet_weights]
 
 
 def register(subparsers):

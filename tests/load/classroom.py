@@ -425,6 +425,7 @@ def soak_in_process(predictions: int, every: int) -> bool:
     (app.classifier.get_classifier, st.cache_resource) in this process: top-5, Grad-CAM, feature maps."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from app.classifier import get_classifier
+    from resnet.images import CROP_MODES
     from resnet.inference import grad_cam_layer, sample_images
 
     photos = [(name, path.read_bytes()) for name, path in sorted(sample_images().items())]
@@ -434,7 +435,8 @@ def soak_in_process(predictions: int, every: int) -> bool:
     start = time.perf_counter()
     for done in range(1, predictions + 1):
         name, data = photos[done % len(photos)]
-        [prediction] = get_classifier("resnet50").classify_each([(name, data)], crop=("center", "squash")[done % 2])
+        crop_mode = CROP_MODES[done % len(CROP_MODES)]
+        [prediction] = get_classifier("resnet50").classify_each([(name, data)], crop_mode=crop_mode)
         classifier.grad_cam(prediction, prediction.top[0].index, layer)
         classifier.feature_maps(prediction, "conv1_relu", limit=32)
         problems += [f"prediction {done}: {p}" for p in
