@@ -13,7 +13,6 @@ from resnet.inference import Classifier
 
 _warming: threading.Thread | None = None
 _warming_lock = threading.Lock()
-warmed: list[Classifier] = []  # what the start-up thread built (the same object get_classifier() returns)
 
 
 @st.cache_resource(show_spinner="Loading the network and warming it up…", max_entries=2)
@@ -40,7 +39,6 @@ def warm_in_background(arch: str = "resnet50") -> threading.Thread:
     global _warming
     with _warming_lock:
         if _warming is None:
-            _warming = threading.Thread(target=lambda: warmed.append(get_classifier(arch)), daemon=True,
-                                        name="warm-classifier")
+            _warming = threading.Thread(target=get_classifier, args=(arch,), daemon=True, name="warm-classifier")
             _warming.start()
         return _warming

@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
-from contextlib import contextmanager
 
 from resnet.errors import RunRefused
 
@@ -111,12 +110,3 @@ class RunRegistry:
     def release(self, session_key: str) -> None:
         with self._lock:
             self._sessions.discard(session_key)
-
-    @contextmanager
-    def slot(self, session_key: str):
-        """Hold a run slot for `session_key` while the block runs."""
-        self.acquire(session_key)
-        try:
-            yield
-        finally:
-            self.release(session_key)
