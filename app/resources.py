@@ -1,4 +1,5 @@
-"""What the pages share across sessions: tables and pictures of the networks, made once per server.
+"""What the pages share across sessions, made once per server: tables and pictures of the networks, and the gradient
+lab's limits and the registry of its runs.
 
 The networks themselves are not kept. A table or a diagram is a few hundred KB where a ResNet-152 with its weights is
 240 MB, and a class opening network after network on the Architecture page would otherwise hold them all. Builds run
@@ -13,6 +14,7 @@ import streamlit as st
 
 from resnet import diagrams, table
 from resnet.diagrams import ModelSpec, PlotOptions, View
+from resnet.limits import Limits, RunRegistry
 
 _ONE_BUILD_AT_A_TIME = threading.Lock()
 
@@ -48,3 +50,15 @@ def picture(spec: ModelSpec, view: View, options: PlotOptions, fmt: str = "svg")
     if built:
         _free_networks()
     return image
+
+
+@st.cache_resource
+def limits() -> Limits:
+    """This server's run and upload limits, read from the environment once."""
+    return Limits.from_environment()
+
+
+@st.cache_resource
+def run_registry() -> RunRegistry:
+    """One per server: every session's runs count against the same cap."""
+    return RunRegistry(limits().max_concurrent_runs)

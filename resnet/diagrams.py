@@ -319,6 +319,11 @@ def expandable(table: pd.DataFrame) -> tuple[list[str], list[str]]:
     return stages, [block_key(*pair) for pair in residual_blocks(table)]
 
 
+def blocks_of(table: pd.DataFrame, stage_keys) -> list[str]:
+    """The block keys of the stages named in `stage_keys` (as `expandable` names them), in order."""
+    return [block_key(*pair) for pair in residual_blocks(table) if layer_tables.stage_name(pair[0]) in stage_keys]
+
+
 def collapsed_dot(table: pd.DataFrame, expand=(), options: PlotOptions = PlotOptions()) -> pydot.Dot:
     """One node per stage, per block of an expanded stage, or per layer of an expanded block (or of an expanded
     stem or head, which have no blocks); an edge wherever a tensor crosses between two nodes."""
@@ -343,6 +348,7 @@ def collapsed_dot(table: pd.DataFrame, expand=(), options: PlotOptions = PlotOpt
     rows = list(table.itertuples(index=False))
     node_for_layer = {row.name: node_of(row) for row in rows}
     stage_sums = layer_tables.stage_totals(table)
+    stage_sizes = layer_tables.stage_sizes(table)
     block_sums = layer_tables.block_totals(table)
     containers: dict[str, pydot.Subgraph] = {}
     drawn = set()
@@ -354,8 +360,7 @@ def collapsed_dot(table: pd.DataFrame, expand=(), options: PlotOptions = PlotOpt
         colour = STAGE_COLOURS.get(row.stage, "white")
         if node == layer_tables.stage_name(row.stage):
             sums = stage_sums.loc[row.stage]
-            blocks = f"{sums.blocks} blocks · " if row.block else ""
-            label = [node, f"{blocks}{sums.layers} layers"]
+            label = [node, stage_sizes[row.stage]]
             container = dot
         elif node == block_key(row.stage, row.block):
             sums = block_sums.loc[(row.stage, row.block)]
@@ -369,7 +374,7 @@ def collapsed_dot(table: pd.DataFrame, expand=(), options: PlotOptions = PlotOpt
             container = _cluster(dot, containers, row.stage, row.block or None)
         if options.show_shapes:
             label.append("×".join(map(str, sums.output_shape)))
-        label.append(f"{layer_tables.human(sums.params)} params · {layer_tables.human(sums.macs)} MACs")
+        label.append(layer_tables.params_and_macs(sums))
         container.add_node(pydot.Node(node, label=_dot_text("\n".join(label)), fillcolor=colour))
     edges = set()
     for row in rows:

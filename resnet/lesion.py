@@ -42,6 +42,17 @@ class LesionResult:
         """The probability each lesioned network gives the intact network's top-1 class."""
         return self.lesioned[:, self.top_class]
 
+    def single_blocks(self) -> dict[str, float]:
+        """What each network without one block keeps of the intact top-1 class, by block (lesions of several blocks
+        left out)."""
+        return {removed[0]: float(kept) for removed, kept in zip(self.removed, self.kept, strict=True)
+                if len(removed) == 1}
+
+    def costliest_block(self) -> tuple[str, float]:
+        """The block whose removal alone costs the intact top-1 class the most, and what the network keeps without
+        it (the first such block on a tie)."""
+        return min(self.single_blocks().items(), key=lambda pair: pair[1])
+
 
 def removal_name(removed: Sequence[str]) -> str:
     """How one lesion is written on the command line and in its JSON: blocks joined by '+'."""

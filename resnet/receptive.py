@@ -160,6 +160,10 @@ class FieldProbe:
     def box(self, layer: str, position: tuple[int, int]) -> Box:
         return field_box(self.rows, layer, position)
 
+    def jump(self, layer: str) -> int:
+        """Input pixels between neighbouring units of `layer`'s map."""
+        return int(self.rows.set_index("name").loc[layer, "jump"])
+
     def field(self, layer: str, position: tuple[int, int], inputs: np.ndarray) -> EffectiveField:
         """The effective field of the unit at `position` of `layer`, averaged over `inputs` (N×H×W×3,
         preprocessed)."""

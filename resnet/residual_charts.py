@@ -14,6 +14,7 @@ from plotly.subplots import make_subplots
 
 from resnet.inference import UNTRAINED_LABEL, ClassScore, heat_colours
 from resnet.lesion import LesionResult
+from resnet.predict_charts import class_name, top_bars
 from resnet.receptive import Box
 from resnet.residual_blocks import ResidualBlock
 from resnet.shortcuts import BlockSignal
@@ -22,10 +23,6 @@ SATURATION_PERCENTILE = 99
 KIND_COLOURS = {"identity": "#1f77b4", "projection": "#d62728", "zeros": "#ff7f0e", "pooled": "#9467bd"}
 KIND_NAMES = {"identity": "identity shortcut", "projection": "projection shortcut (1×1 conv, down-sampling)",
               "zeros": "zero-padding shortcut (down-sampling)", "pooled": "max-pool shortcut (down-sampling)"}
-
-
-def class_name(score: ClassScore) -> str:
-    return f"{score.label} (#{score.index})"
 
 
 def _title(text: str, pretrained: bool) -> str:
@@ -37,11 +34,7 @@ def top_pair_figure(intact: Sequence[ClassScore], lesioned: Sequence[ClassScore]
     """The intact network's top classes beside those of the network without `removed`."""
     figure = make_subplots(rows=1, cols=2, subplot_titles=("Intact", f"Without {removed}"), horizontal_spacing=0.3)
     for column, scores in enumerate((intact, lesioned), start=1):
-        figure.add_trace(go.Bar(
-            x=[s.probability for s in scores], y=[class_name(s) for s in scores], orientation="h",
-            text=[f"{s.probability:.1%}" for s in scores], textposition="auto", showlegend=False,
-            marker_color="#1f77b4" if pretrained else "#9e9e9e", hovertemplate="%{y}: %{x:.2%}<extra></extra>"),
-            row=1, col=column)
+        figure.add_trace(top_bars(scores, pretrained=pretrained).update(showlegend=False), row=1, col=column)
         figure.update_xaxes(range=[0, 1], tickformat=".0%", row=1, col=column)
         figure.update_yaxes(autorange="reversed", row=1, col=column)
     figure.update_layout(title=_title(f"Top-{len(intact)}, intact and lesioned", pretrained), height=320,
@@ -53,12 +46,12 @@ def lesion_depth_figure(result: LesionResult, blocks: Sequence[ResidualBlock], t
                         pretrained: bool) -> go.Figure:
     """The intact top-1 class's probability with each block removed in turn, over depth; the dashed line is the
     intact network's. `result` holds one single-block lesion per block (its other rows are ignored)."""
-    single = {removed[0]: p for removed, p in zip(result.removed, result.kept, strict=True) if len(removed) == 1}
+    single = result.single_blocks()
     figure = go.Figure()
     for kind in KIND_COLOURS:
         mine = [block for block in blocks if block.kind == kind and block.name in single]
         if mine:
-            figure.add_trace(go.Bar(x=[b.name for b in mine], y=[float(single[b.name]) for b in mine],
+            figure.add_trace(go.Bar(x=[b.name for b in mine], y=[single[b.name] for b in mine],
                                     name=KIND_NAMES[kind], marker_color=KIND_COLOURS[kind],
                                     hovertemplate="without %{x}: %{y:.2%}<extra></extra>"))
     intact = float(result.intact[top.index])

@@ -195,9 +195,51 @@ def block_totals(table: pd.DataFrame) -> pd.DataFrame:
     return result
 
 
+# The rows of `comparison`, in the order of `totals`, named as a reader says them.
+TOTAL_NAMES = {"layers": "layers", "params": "parameters", "trainable_params": "trainable",
+               "non_trainable_params": "non-trainable", "macs": "MACs per image",
+               "activation_bytes": "activation bytes per image"}
+
+
+def comparison(first: pd.DataFrame, second: pd.DataFrame, labels: tuple[str, str]) -> pd.DataFrame:
+    """The `totals` of two tables side by side, in columns named `labels`, one row per total (named as in
+    TOTAL_NAMES), and a `difference` column: second minus first."""
+    if labels[0] == labels[1]:
+        raise ValueError(f"two tables side by side need two labels, not {labels[0]!r} twice")
+    compared = pd.DataFrame({labels[0]: totals(first), labels[1]: totals(second)})
+    compared["difference"] = compared[labels[1]] - compared[labels[0]]
+    return compared.rename(index=TOTAL_NAMES)
+
+
+def residual_stages(table: pd.DataFrame) -> list[int]:
+    """The stages made of residual blocks (every stage but the stem and the head), in order. Read from the block
+    column, so a plain twin's stages count too: they have the same blocks, without the shortcuts."""
+    return sorted(int(stage) for stage in set(table.stage[table.block > 0]))
+
+
+def stage_sizes(table: pd.DataFrame) -> dict[int, str]:
+    """Each stage's size in words, as the diagrams and the pages title it: `4 blocks · 43 layers` for a residual
+    stage, `7 layers` for the stem or the head."""
+    residual = set(residual_stages(table))
+    return {int(stage): (f"{row.blocks} blocks · " if stage in residual else "") + f"{row.layers} layers"
+            for stage, row in stage_totals(table).iterrows()}
+
+
+def matching_layers(table: pd.DataFrame, text: str) -> pd.DataFrame:
+    """The rows whose layer name or type contains `text`, in any case (all of them for a blank `text`)."""
+    needle = text.strip().lower()
+    return table[table.name.str.lower().str.contains(needle, regex=False)
+                 | table.type.str.lower().str.contains(needle, regex=False)]
+
+
 def human(count: float) -> str:
     """A count as people read it: 118013952 → `118 M`, 3857973248 → `3.86 G`, 9472 → `9.47 k`."""
     for factor, suffix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
         if abs(count) >= factor:
             return f"{count / factor:.3g} {suffix}"
     return f"{int(count)}"
+
+
+def params_and_macs(row) -> str:
+    """A layer's, block's or stage's cost as the diagrams and the pages print it: `1.22 M params · 103 M MACs`."""
+    return f"{human(row.params)} params · {human(row.macs)} MACs"

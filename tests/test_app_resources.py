@@ -46,3 +46,17 @@ def test_networks_are_built_one_at_a_time(monkeypatch):
     specs = [ModelSpec(arch="resnet20", classes=c) for c in (11, 12, 13)]
     run_together(*(functools.partial(resources.layer_table, spec) for spec in specs))
     assert at_once.most == 1
+
+
+def test_the_limits_and_the_run_registry_are_one_per_server(monkeypatch):
+    resources.limits.clear()
+    resources.run_registry.clear()
+    monkeypatch.setenv("RESNET_MAX_CONCURRENT_RUNS", "3")
+    try:
+        registry = resources.run_registry()
+        assert registry.capacity == resources.limits().max_concurrent_runs == 3
+        monkeypatch.setenv("RESNET_MAX_CONCURRENT_RUNS", "5")  # read once, at the first call: not again
+        assert resources.run_registry() is registry and resources.limits().max_concurrent_runs == 3
+    finally:
+        resources.limits.clear()
+        resources.run_registry.clear()

@@ -116,6 +116,21 @@ def test_collapsed_by_default_is_one_node_per_stage_and_a_block_opens_into_layer
         diagrams.collapsed_dot(resnet50_table, expand=["conv9"])
 
 
+def test_blocks_of_the_stages_a_reader_opened(resnet50_table):
+    assert diagrams.blocks_of(resnet50_table, ["conv3"]) == [f"conv3_block{b}" for b in (1, 2, 3, 4)]
+    assert diagrams.blocks_of(resnet50_table, ["stem", "conv5", "head"]) == [f"conv5_block{b}" for b in (1, 2, 3)]
+    assert diagrams.blocks_of(resnet50_table, []) == []
+
+
+def test_collapsed_stage_nodes_say_their_blocks_layers_and_cost(resnet50_table):
+    labels = {node.get_name().strip('"'): node.get("label").strip('"').split("\\n")
+              for node in diagrams.collapsed_dot(resnet50_table).get_nodes() if node.get("label")}
+    stages = table.stage_totals(resnet50_table)
+    assert labels["conv3"] == ["conv3", f"4 blocks · {stages.loc[3, 'layers']} layers",
+                               table.params_and_macs(stages.loc[3])]
+    assert labels["stem"][1] == f"{stages.loc[1, 'layers']} layers"  # the stem has layers, not blocks
+
+
 def test_unknown_views_are_user_errors(resnet50, resnet50_table):
     with pytest.raises(UserError, match="no stage 8"):
         diagrams.view_dot(resnet50, View("stage", stage=8), table=resnet50_table)

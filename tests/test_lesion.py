@@ -13,7 +13,7 @@ import pytest
 
 import resnet
 from resnet.errors import UserError
-from resnet.lesion import MAX_LESIONS, LesionNet, removal_name
+from resnet.lesion import MAX_LESIONS, LesionNet, LesionResult, removal_name
 from tests.conftest import randomise
 
 SHAPE = (64, 64, 3)
@@ -110,3 +110,13 @@ def test_unknown_empty_and_too_many_lesions_are_refused(lesion_net, image):
 
 def test_removal_names_join_blocks_with_plus():
     assert removal_name(("conv3_block2", "conv4_block1")) == "conv3_block2+conv4_block1"
+
+
+def test_single_block_lesions_and_the_costliest_of_them():
+    # The intact top-1 class is 1; a lesion of two blocks costs more than any single one, and is left out.
+    result = LesionResult(removed=(("conv2_block1",), ("conv2_block2",), ("conv3_block1",),
+                                   ("conv2_block1", "conv3_block1")),
+                          intact=np.array([0.2, 0.8]),
+                          lesioned=np.array([[0.3, 0.7], [0.6, 0.4], [0.6, 0.4], [0.9, 0.1]]))
+    assert result.single_blocks() == {"conv2_block1": 0.7, "conv2_block2": 0.4, "conv3_block1": 0.4}
+    assert result.costliest_block() == ("conv2_block2", 0.4)  # the first of the two that keep least

@@ -36,6 +36,12 @@ def test_box_of_a_small_net_worked_by_hand():
     assert field_box(rows, "d", (1, 2)) == Box(0, 8, 16, 24)
 
 
+def test_a_probe_gives_the_jump_between_neighbouring_units_of_a_layer():
+    probe = FieldProbe(small_net())
+    # Strides 2, 1, 2 and 2 on the way to d: its units are 8 input pixels apart, as its box above moves.
+    assert [probe.jump(layer) for layer in ("a", "b", "c", "d")] == [2, 2, 4, 8]
+
+
 def test_a_linear_net_with_positive_kernels_sees_exactly_its_box():
     # Every path has a positive weight, so the gradient is non-zero on exactly the pixels the unit can see.
     model = small_net("ones", activation=None)

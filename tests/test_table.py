@@ -204,3 +204,43 @@ def test_input_size_and_classes_change_the_shapes_and_counts_they_should():
 def test_human_counts():
     assert [table.human(n) for n in (0, 999, 9472, 118_013_952, 3_857_973_248)] == [
         "0", "999", "9.47 k", "118 M", "3.86 G"]
+
+
+def test_residual_stages_are_those_with_blocks_in_a_residual_net_and_its_plain_twin(resnet50_table):
+    assert table.residual_stages(resnet50_table.reset_index()) == [2, 3, 4, 5]
+    assert table.residual_stages(table.layer_table(resnet.build("resnet20", plain=True))) == [2, 3, 4]
+
+
+def test_stage_sizes_count_blocks_only_where_a_stage_has_them(resnet50_table):
+    sizes = table.stage_sizes(resnet50_table.reset_index())
+    stages = table.stage_totals(resnet50_table.reset_index())
+    assert sizes[3] == f"4 blocks · {stages.loc[3, 'layers']} layers"
+    assert sizes[1] == f"{stages.loc[1, 'layers']} layers" and "blocks" not in sizes[6]
+    assert list(sizes) == [1, 2, 3, 4, 5, 6]
+
+
+def test_comparison_names_each_total_and_takes_the_first_from_the_second():
+    residual = table.layer_table(resnet.build("resnet20"))
+    plain = table.layer_table(resnet.build("resnet20", plain=True))
+    compared = table.comparison(residual, plain, ("ResNet-20", "ResNet-20 plain"))
+    assert list(compared.index) == list(table.TOTAL_NAMES.values())
+    assert list(compared.columns) == ["ResNet-20", "ResNet-20 plain", "difference"]
+    assert compared.loc["parameters", "ResNet-20"] == table.totals(residual)["params"]
+    assert compared.loc["MACs per image", "ResNet-20 plain"] == table.totals(plain)["macs"]
+    assert compared.loc["layers", "difference"] == -(9 + 2)  # nine additions, two zero-pad shortcuts
+    with pytest.raises(ValueError, match="two labels"):
+        table.comparison(residual, plain, ("same", "same"))
+
+
+def test_matching_layers_by_name_or_type_in_any_case(resnet50_table):
+    rows = resnet50_table.reset_index()
+    assert list(table.matching_layers(rows, " CONV2_block1_ADD ").name) == ["conv2_block1_add"]
+    # "add" is in every addition's name, and in the type of the stem's two ZeroPadding2D layers.
+    assert len(table.matching_layers(rows, "add")) == 16 + 2 == rows.type.isin(["Add", "ZeroPadding2D"]).sum()
+    assert len(table.matching_layers(rows, "batchnorm")) == (rows.type == "BatchNormalization").sum()
+    assert len(table.matching_layers(rows, "")) == len(rows)
+    assert table.matching_layers(rows, "no such layer").empty
+
+
+def test_params_and_macs_of_a_row(resnet50_table):
+    assert table.params_and_macs(resnet50_table.loc["conv1_conv"]) == "9.47 k params · 118 M MACs"

@@ -45,7 +45,6 @@ def lesion_panel(classifier, prediction, number: int) -> None:
                         key=f"lesion_top_{number}")
     st.plotly_chart(lesion_depth_figure(result, net.blocks, intact[0], pretrained=classifier.pretrained),
                     key=f"lesion_depth_{number}")
-    worst = int(np.argmin(result.kept[:len(names)]))
+    worst, kept = result.costliest_block()
     st.caption(f"Each bar is the network without one block ({len(names)} networks, computed as one batch). "
-               f"Removing {names[worst]} costs the most: {result.intact[result.top_class]:.1%} → "
-               f"{result.kept[worst]:.1%}.")
+               f"Removing {worst} costs the most: {result.intact[result.top_class]:.1%} → {kept:.1%}.")

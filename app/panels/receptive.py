@@ -58,10 +58,6 @@ def show_fields(fields, layer: str, position: tuple[int, int], crop: np.ndarray 
         column.image(field_picture(field.heat, box, crop), caption=f"{title}: {summary}", width="stretch")
 
 
-def _jump(probe: FieldProbe, layer: str) -> int:
-    return int(probe.rows.set_index("name").loc[layer, "jump"])
-
-
 # ---- the Predict page: the photo, through the page's own network ---------------------------------------------------
 
 @st.cache_resource(show_spinner="Preparing the plain twin (the same kernels, no shortcuts)…", max_entries=1)
@@ -88,7 +84,7 @@ def receptive_panel(classifier, prediction, number: int) -> None:
     layer, position = field_controls(classifier.arch_name, probes[0], key)
     fields = photo_fields(classifier, probes, id(classifier.model), prediction.crop, prediction.preprocessing, layer,
                           position)
-    show_fields(fields, layer, position, prediction.crop, _jump(probes[0], layer))
+    show_fields(fields, layer, position, prediction.crop, probes[0].jump(layer))
 
 
 # ---- the Architecture page: random weights and noise, as Luo et al. ------------------------------------------------
@@ -116,4 +112,4 @@ def architecture_receptive_panel(arch: str) -> None:
                 f"{NOISE_IMAGES} images of random pixels, at the network's own input size.")
     probes = random_probes(arch)
     layer, position = field_controls(arch, probes[0], f"field_{arch}")
-    show_fields(noise_fields(arch, layer, position), layer, position, None, _jump(probes[0], layer))
+    show_fields(noise_fields(arch, layer, position), layer, position, None, probes[0].jump(layer))

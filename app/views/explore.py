@@ -3,23 +3,82 @@
 import dataclasses
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
-from plotly.subplots import make_subplots
 
 import resnet
 from app.panels.receptive import architecture_receptive_panel
 from app.resources import layer_table, picture
 from resnet import diagrams, table
+from resnet.architecture_charts import stage_figure
 from resnet.diagrams import ModelSpec, PlotOptions, View
 from resnet.errors import UserError
 
 # Percent of Graphviz's natural size, or "fit": the whole drawing in the frame (a block, Add node included, at once).
 DEFAULT_ZOOM = {"collapsed": 80, "block": "fit", "stage": 50, "whole": 40}
-ZOOMS = ["fit", *range(10, 210, 10)]
+ZOOM_PERCENTS = ["fit", *range(10, 210, 10)]
 DIAGRAM_HEIGHT = 720  # pixels of the scrollable frame
 ZOOM_LABELS = {"collapsed": "Collapsed (one node per block)", "block": "One block", "stage": "One stage",
                "whole": "Whole network"}
+LAYER_COLUMNS = {
+    "name": st.column_config.TextColumn("Layer"),
+    "type": st.column_config.TextColumn("Type"),
+    "block": st.column_config.NumberColumn("Block"),
+    "output_shape": st.column_config.TextColumn("Output shape"),
+    "params": st.column_config.NumberColumn("Params", format="localized"),
+    "trainable_params": st.column_config.NumberColumn("Trainable", format="localized"),
+    "non_trainable_params": st.column_config.NumberColumn("Non-trainable", format="localized"),
+    "macs": st.column_config.NumberColumn("MACs", format="localized"),
+    "receptive_field": st.column_config.NumberColumn("Receptive field (px)"),
+    "jump": st.column_config.NumberColumn("Jump (px)"),
+    "activation_bytes": st.column_config.NumberColumn("Activation (bytes)", format="localized"),
+}
+
+
+# ---- helpers ----------------------------------------------------------------------------------------------------
+
+def network_title(name: str, plain: bool) -> str:
+    """A network as the charts' legends and the comparison's columns name it."""
+    return f"{resnet.ARCHITECTURES[name].title}{' plain' if plain else ''}"
+
+
+def file_stem(spec: ModelSpec) -> str:
+    return f"{spec.arch}{'_plain' if spec.plain else ''}"
+
+
+def show_svg(svg: bytes, zoom_percent: int | str) -> None:
+    """The picture in a scrollable frame; the zoom slider scales the vector drawing, so it stays sharp.
+
+    An iframe rather than st.html: the sanitiser of st.html drops inline SVG. The SVG is our own drawing.
+    """
+    # The frame's own page has 8-pixel margins: the box inside is that much shorter, so "fit" shows all of it.
+    st.iframe(f'<div style="overflow:auto; height:{DIAGRAM_HEIGHT - 24}px; font-family:sans-serif">'
+              f"{diagrams.svg_for_html(svg, None if zoom_percent == 'fit' else zoom_percent / 100)}</div>",
+              height=DIAGRAM_HEIGHT)
+
+
+def show_diagram(spec: ModelSpec, view: View, options: PlotOptions, zoom_percent: int | str, key: str) -> None:
+    try:
+        svg = picture(spec, view, options)
+    except diagrams.GraphvizMissing as exc:
+        st.error(str(exc))
+        return
+    except UserError as exc:
+        st.warning(str(exc))
+        return
+    show_svg(svg, zoom_percent)
+    file_name = f"{file_stem(spec)}_{view.zoom}"
+    svg_button, png_button = st.columns(2)
+    svg_button.download_button("Download SVG", svg, file_name=f"{file_name}.svg", mime="image/svg+xml",
+                               key=f"svg_{key}")
+    # PNG takes seconds for a whole network: drawn only when asked for (the callable runs on click).
+    png_button.download_button("Download PNG", lambda: picture(spec, view, options, "png"),
+                               file_name=f"{file_name}.png", mime="image/png", key=f"png_{key}")
+
+
+def for_display(frame: pd.DataFrame) -> pd.DataFrame:
+    shown = frame[list(LAYER_COLUMNS)].copy()
+    shown["output_shape"] = shown.output_shape.map(lambda shape: " × ".join(map(str, shape)))
+    return shown
 
 
 # ---- controls ---------------------------------------------------------------------------------------------------
@@ -62,36 +121,6 @@ diagram_tab, layers_tab, compare_tab = st.tabs(["Diagram", "Layers", "Compare"])
 
 # ---- the diagram ------------------------------------------------------------------------------------------------
 
-def show_svg(svg: bytes, zoom_percent: int | str) -> None:
-    """The picture in a scrollable frame; the zoom slider scales the vector drawing, so it stays sharp.
-
-    An iframe rather than st.html: the sanitiser of st.html drops inline SVG. The SVG is our own drawing.
-    """
-    # The frame's own page has 8-pixel margins: the box inside is that much shorter, so "fit" shows all of it.
-    st.iframe(f'<div style="overflow:auto; height:{DIAGRAM_HEIGHT - 24}px; font-family:sans-serif">'
-              f"{diagrams.svg_for_html(svg, None if zoom_percent == 'fit' else zoom_percent / 100)}</div>",
-              height=DIAGRAM_HEIGHT)
-
-
-def show_diagram(spec: ModelSpec, view: View, options: PlotOptions, zoom_percent: int | str, key: str) -> None:
-    try:
-        svg = picture(spec, view, options)
-    except diagrams.GraphvizMissing as exc:
-        st.error(str(exc))
-        return
-    except UserError as exc:
-        st.warning(str(exc))
-        return
-    show_svg(svg, zoom_percent)
-    file_name = f"{spec.arch}{'_plain' if spec.plain else ''}_{view.zoom}"
-    svg_button, png_button = st.columns(2)
-    svg_button.download_button("Download SVG", svg, file_name=f"{file_name}.svg", mime="image/svg+xml",
-                               key=f"svg_{key}")
-    # PNG takes seconds for a whole network: drawn only when asked for (the callable runs on click).
-    png_button.download_button("Download PNG", lambda: picture(spec, view, options, "png"),
-                               file_name=f"{file_name}.png", mime="image/png", key=f"png_{key}")
-
-
 with diagram_tab:
     zoom = st.radio("Zoom level", list(ZOOM_LABELS), format_func=ZOOM_LABELS.get, horizontal=True)
     with st.expander("Plot options (as keras.utils.plot_model)"):
@@ -105,7 +134,7 @@ with diagram_tab:
             rankdir=option_columns[2].radio("Direction", ["TB", "LR"], horizontal=True,
                                             format_func={"TB": "top → bottom", "LR": "left → right"}.get),
         )
-    zoom_percent = st.select_slider("Zoom (%)", ZOOMS, value=DEFAULT_ZOOM[zoom], key=f"zoom_{zoom}",
+    zoom_percent = st.select_slider("Zoom (%)", ZOOM_PERCENTS, value=DEFAULT_ZOOM[zoom], key=f"zoom_{zoom}",
                                     format_func=lambda z: "fit the frame" if z == "fit" else f"{z}%")
     stage_numbers = list(stages.index)
     if zoom == "block":
@@ -113,8 +142,7 @@ with diagram_tab:
         kind = kind_column.radio("Block", diagrams.BLOCK_KINDS, horizontal=True,
                                  format_func={"identity": "identity (shape kept)",
                                               "projection": "projection (shape changes)"}.get)
-        residual_stages = [number for number in stage_numbers if number in set(rows.stage[rows.block > 0])]
-        stage = stage_column.selectbox("In stage", [None, *residual_stages],
+        stage = stage_column.selectbox("In stage", [None, *table.residual_stages(rows)],
                                        format_func=lambda s: "the first one" if s is None else table.stage_name(s))
         view = View("block", block_kind=kind, stage=stage)
         st.caption("The same block of the residual network and of its plain twin: the shortcut is the difference.")
@@ -130,68 +158,31 @@ with diagram_tab:
         st.caption("Every layer; scroll, or lower the zoom to see more at once.")
         show_diagram(spec, View("whole"), options, zoom_percent, "whole")
     else:
-        stage_keys, block_keys = diagrams.expandable(rows)
-        residual_keys = [key for key in stage_keys if key not in ("stem", "head")]
-        open_stages = st.multiselect("Stages opened into blocks", stage_keys, default=residual_keys)
-        open_blocks = st.multiselect(
-            "Blocks opened into layers",
-            [key for key in block_keys if key.rsplit("_", 1)[0] in open_stages])
+        stage_keys, _ = diagrams.expandable(rows)
+        open_stages = st.multiselect("Stages opened into blocks", stage_keys,
+                                     default=[table.stage_name(stage) for stage in table.residual_stages(rows)])
+        open_blocks = st.multiselect("Blocks opened into layers", diagrams.blocks_of(rows, open_stages))
         show_diagram(spec, View("collapsed", expand=tuple(open_stages + open_blocks)), options, zoom_percent,
                      "collapsed")
 
 
 # ---- the table --------------------------------------------------------------------------------------------------
 
-LAYER_COLUMNS = {
-    "name": st.column_config.TextColumn("Layer"),
-    "type": st.column_config.TextColumn("Type"),
-    "block": st.column_config.NumberColumn("Block"),
-    "output_shape": st.column_config.TextColumn("Output shape"),
-    "params": st.column_config.NumberColumn("Params", format="localized"),
-    "trainable_params": st.column_config.NumberColumn("Trainable", format="localized"),
-    "non_trainable_params": st.column_config.NumberColumn("Non-trainable", format="localized"),
-    "macs": st.column_config.NumberColumn("MACs", format="localized"),
-    "receptive_field": st.column_config.NumberColumn("Receptive field (px)"),
-    "jump": st.column_config.NumberColumn("Jump (px)"),
-    "activation_bytes": st.column_config.NumberColumn("Activation (bytes)", format="localized"),
-}
-
-
-def for_display(frame: pd.DataFrame) -> pd.DataFrame:
-    shown = frame[list(LAYER_COLUMNS)].copy()
-    shown["output_shape"] = shown.output_shape.map(lambda shape: " × ".join(map(str, shape)))
-    return shown
-
-
-def stage_chart(named_stages: dict) -> go.Figure:
-    """Parameters and MACs per stage, one bar colour per network."""
-    figure = make_subplots(rows=1, cols=2, subplot_titles=("Parameters per stage", "MACs per stage"))
-    for name, frame in named_stages.items():
-        for column, measure in enumerate(("params", "macs"), start=1):
-            figure.add_trace(go.Bar(x=list(frame.stage_name), y=list(frame[measure]), name=name,
-                                    legendgroup=name, showlegend=column == 1), row=1, col=column)
-    figure.update_layout(barmode="group", height=380, margin=dict(t=40, b=10))
-    return figure
-
-
 with layers_tab:
     search = st.text_input("Search layers", placeholder="name or type, e.g. add, conv3_block2, BatchNorm")
-    matches = rows
+    matches = table.matching_layers(rows, search) if search else rows
     if search:
-        needle = search.strip().lower()
-        matches = rows[rows.name.str.lower().str.contains(needle, regex=False)
-                       | rows.type.str.lower().str.contains(needle, regex=False)]
         st.caption(f"{len(matches)} of {len(rows)} layers match.")
     st.download_button("Download the table (CSV)", rows.to_csv(index=False).encode(),
-                       file_name=f"{spec.arch}{'_plain' if spec.plain else ''}_layers.csv", mime="text/csv")
+                       file_name=f"{file_stem(spec)}_layers.csv", mime="text/csv")
+    sizes = table.stage_sizes(rows)
     for stage_number, stage_rows in matches.groupby("stage", sort=True):
         summary = stages.loc[stage_number]
-        blocks = f"{summary.blocks} blocks · " if stage_number in set(rows.stage[rows.block > 0]) else ""
-        title = (f"**{summary.stage_name}** — {blocks}{summary.layers} layers · {table.human(summary.params)} params · "
-                 f"{table.human(summary.macs)} MACs · out {' × '.join(map(str, summary.output_shape))}")
+        title = (f"**{summary.stage_name}** — {sizes[stage_number]} · {table.params_and_macs(summary)} · "
+                 f"out {' × '.join(map(str, summary.output_shape))}")
         with st.expander(title, expanded=bool(search)):
             st.dataframe(for_display(stage_rows), hide_index=True, column_config=LAYER_COLUMNS, width="stretch")
-    st.plotly_chart(stage_chart({arch.title + (" plain" if plain else ""): stages}), key="stage_chart")
+    st.plotly_chart(stage_figure({network_title(arch_name, plain): stages}), key="stage_chart")
 
 
 # ---- two networks side by side ----------------------------------------------------------------------------------
@@ -210,18 +201,13 @@ with compare_tab:
     except UserError as exc:
         st.error(str(exc))
     else:
-        labels = [f"{arch.title}{' plain' if plain else ''}",
-                  f"{resnet.ARCHITECTURES[other_name].title}{' plain' if other_plain else ''}"]
+        labels = (network_title(arch_name, plain), network_title(other_name, other_plain))
         if labels[0] == labels[1]:
-            labels[1] += " (2)"
-        other_total = table.totals(other_rows)
-        comparison = pd.DataFrame({labels[0]: whole, labels[1]: other_total})
-        comparison["difference"] = comparison[labels[1]] - comparison[labels[0]]
-        comparison.index = ["layers", "parameters", "trainable", "non-trainable", "MACs per image",
-                            "activation bytes per image"]
+            labels = (labels[0], f"{labels[1]} (2)")
+        comparison = table.comparison(rows, other_rows, labels)
         st.dataframe(comparison, column_config={label: st.column_config.NumberColumn(format="localized")
-                                                for label in [*labels, "difference"]})
-        st.plotly_chart(stage_chart({labels[0]: stages, labels[1]: table.stage_totals(other_rows)}),
+                                                for label in comparison.columns})
+        st.plotly_chart(stage_figure({labels[0]: stages, labels[1]: table.stage_totals(other_rows)}),
                         key="compare_chart")
 
 

@@ -10,11 +10,11 @@ from streamlit.typing import UploadedFile
 
 import resnet
 from resnet import images
+from app.resources import limits, run_registry
 from resnet.datasets import (NAMED_SOURCES, cifar10_cached, data_root, open_named_data, open_server_folder,
                              server_folders)
 from resnet.errors import RunRefused, UserError
 from resnet.gradient_charts import curve_figure, norm_heatmap, norms_by_depth_figure
-from resnet.limits import Limits, RunRegistry
 from resnet.training import (INITIALIZERS, LAB_IMAGE_SIZES, OPTIMIZERS, BackgroundRun, RunConfig, records_table,
                              run_document)
 from resnet.uploads import open_upload
@@ -24,16 +24,7 @@ DATA_SOURCES = {"offline": "generated shapes (offline)", "noise": "random noise 
                 "server": "a data set on this server"}
 
 
-@st.cache_resource
-def limits() -> Limits:
-    return Limits.from_environment()
-
-
-@st.cache_resource
-def run_registry() -> RunRegistry:
-    """One per server: every session's runs count against the same cap."""
-    return RunRegistry(limits().max_concurrent_runs)
-
+# ---- helpers ----------------------------------------------------------------------------------------------------
 
 def current_run() -> BackgroundRun | None:
     return st.session_state.get("gradient_run")
@@ -42,16 +33,6 @@ def current_run() -> BackgroundRun | None:
 def stop_run():
     if current_run() is not None:
         current_run().stop()
-
-
-st.title("Gradient lab")
-st.markdown(
-    "Train a residual network and its **plain twin** (the same layers without shortcuts) on the same batches, "
-    "and watch the gradient that reaches every layer. With BatchNorm and no shortcuts, gradients **grow toward "
-    "the input**, often a thousand times larger at the first convolution than at the last (the mean-field result "
-    "for BatchNorm networks, Yang et al., ICLR 2019). Without BatchNorm, a deep plain net's gradients **vanish** "
-    "instead, so its early layers barely learn; with shortcuts, the norms stay within a small factor from input "
-    "to output, and the deep residual net trains while the deep plain one lags (He et al., 2016).")
 
 
 def chosen(key: str, options):
@@ -118,6 +99,30 @@ def start_run():
     except UserError as refused:
         st.session_state.gradient_refused = str(refused)
 
+
+def show_data(background: BackgroundRun) -> None:
+    """The classes the run trains on, and the files of an upload it left out. As text, never markdown: the names are
+    the visitor's own."""
+    if background.class_names:
+        with st.expander(f"{len(background.class_names)} classes", expanded=background.config.data == "upload"):
+            st.dataframe(pd.DataFrame({"class": background.class_names,
+                                       **({"images": list(background.class_counts.values())}
+                                          if background.class_counts else {})}), hide_index=True)
+    if background.problems:
+        st.warning(f"{len(background.problems)} file(s) of your upload were left out:")
+        st.code("\n".join(background.problems), language=None, wrap_lines=True)
+
+
+# ---- page -------------------------------------------------------------------------------------------------------
+
+st.title("Gradient lab")
+st.markdown(
+    "Train a residual network and its **plain twin** (the same layers without shortcuts) on the same batches, "
+    "and watch the gradient that reaches every layer. With BatchNorm and no shortcuts, gradients **grow toward "
+    "the input**, often a thousand times larger at the first convolution than at the last (the mean-field result "
+    "for BatchNorm networks, Yang et al., ICLR 2019). Without BatchNorm, a deep plain net's gradients **vanish** "
+    "instead, so its early layers barely learn; with shortcuts, the norms stay within a small factor from input "
+    "to output, and the deep residual net trains while the deep plain one lags (He et al., 2016).")
 
 bounds = limits()
 running = current_run() is not None and current_run().running
@@ -210,19 +215,6 @@ def show_run(polling: bool):
                                    file_name=f"gradients_{config.arch}.csv", mime="text/csv")
         json_column.download_button("Download JSON", json.dumps(run_document(config, records, background.stopped)),
                                     file_name=f"gradients_{config.arch}.json", mime="application/json")
-
-
-def show_data(background: BackgroundRun) -> None:
-    """The classes the run trains on, and the files of an upload it left out. As text, never markdown: the names are
-    the visitor's own."""
-    if background.class_names:
-        with st.expander(f"{len(background.class_names)} classes", expanded=background.config.data == "upload"):
-            st.dataframe(pd.DataFrame({"class": background.class_names,
-                                       **({"images": list(background.class_counts.values())}
-                                          if background.class_counts else {})}), hide_index=True)
-    if background.problems:
-        st.warning(f"{len(background.problems)} file(s) of your upload were left out:")
-        st.code("\n".join(background.problems), language=None, wrap_lines=True)
 
 
 show_run(running)

@@ -1,6 +1,5 @@
 """Predict: photos in (upload, camera, samples), top-5 ImageNet classes out, and what the network looked at."""
 
-import plotly.graph_objects as go
 import streamlit as st
 
 import resnet
@@ -16,40 +15,12 @@ from resnet.engines import default_precision
 from resnet.errors import UserError
 from resnet.inference import UNTRAINED_LABEL, grad_cam_layer, overlay, sample_images, spatial_layers
 from resnet.paths import FIRST_SAMPLE
+from resnet.predict_charts import class_name, heat_figure, top_figure
 from resnet.weights import how_to_get
 
 CROPS = {"center": "Centre crop: scale the short side to 224, cut the middle square out",
          "squash": "Squash: resize the whole photo to 224×224, ignoring its shape"}
 FIRST_FEATURE_LAYER = "conv1_relu"
-
-
-# ---- figures -------------------------------------------------------------------------------------------------------
-
-def class_name(score) -> str:
-    """How a class is named on this page (tests/load/classroom.py reads the top-5 back in this form)."""
-    return f"{score.label} (#{score.index})"
-
-
-def top_chart(prediction) -> go.Figure:
-    scores = prediction.top
-    figure = go.Figure(go.Bar(
-        x=[s.probability for s in scores], y=[class_name(s) for s in scores], orientation="h",
-        text=[f"{s.probability:.1%}" for s in scores], textposition="auto",
-        marker_color="#1f77b4" if prediction.pretrained else "#9e9e9e",
-        hovertemplate="%{y}: %{x:.2%}<extra></extra>"))
-    figure.update_layout(title=f"Top-{len(scores)}" if prediction.pretrained else UNTRAINED_LABEL,
-                         xaxis=dict(title="probability", range=[0, 1], tickformat=".0%"),
-                         yaxis=dict(autorange="reversed"), height=300, margin=dict(l=10, r=10, t=50, b=10))
-    return figure
-
-
-def heat_chart(values, title: str) -> go.Figure:
-    figure = go.Figure(go.Heatmap(z=values, colorscale="Jet", zmin=0, zmax=1,
-                                  hovertemplate="row %{y}, column %{x}: %{z:.2f}<extra></extra>"))
-    figure.update_layout(title=title, height=420, margin=dict(l=10, r=10, t=50, b=10),
-                         yaxis=dict(autorange="reversed", scaleanchor="x", showticklabels=False),
-                         xaxis=dict(showticklabels=False), plot_bgcolor="white")
-    return figure
 
 
 # ---- one photo -----------------------------------------------------------------------------------------------------
@@ -68,7 +39,7 @@ def show_prediction(classifier, prediction, number: int) -> None:
     crop_picture = photo_cache.explanation(prediction, ("crop",),
                                            lambda: images.encoded(prediction.crop, "JPEG", quality=90))
     left.image(crop_picture, caption="What the network saw (224×224)")
-    right.plotly_chart(top_chart(prediction), key=f"top_{number}")
+    right.plotly_chart(top_figure(prediction.top, pretrained=prediction.pretrained), key=f"top_{number}")
     right.dataframe(
         [{"rank": rank, "class": s.label, "index": s.index, "probability": round(s.probability, 4)}
          for rank, s in enumerate(prediction.top, 1)], hide_index=True, key=f"table_{number}")
@@ -100,7 +71,7 @@ def show_explanations(classifier, prediction, number: int) -> None:
     left.image(overlaid,
                caption=f"Grad-CAM of “{class_name(scores[class_index])}” ({scores[class_index].probability:.1%}) over "
                        "the crop: red is where evidence for it lies")
-    right.plotly_chart(heat_chart(cam, f"{target}: {cam.shape[0]}×{cam.shape[1]} map"), key=f"cam_{number}")
+    right.plotly_chart(heat_figure(cam, f"{target}: {cam.shape[0]}×{cam.shape[1]} map"), key=f"cam_{number}")
 
     names = spatial_layers(classifier.model)
     layer = st.selectbox("Feature maps of the layer", names,

@@ -77,7 +77,7 @@ def main(args) -> int:
     document = {
         "arch": args.arch, "layer": layer, "position": list(position), "map_size": [height, width],
         "input_size": [size, size],
-        "theoretical": {"size": box.size, "jump": int(residual.rows.set_index("name").loc[layer, "jump"]),
+        "theoretical": {"size": box.size, "jump": residual.jump(layer),
                         **box.to_json()},
         "effective": {name: field.to_json() for name, field in fields.items()},
         "weights": "random (seed %d)" % args.seed if weights is None else str(weights),
