@@ -66,7 +66,9 @@ def test_the_walk_computes_the_network_and_adds_no_node_to_its_graph(resnet50, i
     walk = BlockWalk(resnet50, "resnet50")
     summands = []
     output = tf.function(lambda x: walk(x, summands=summands))(images).numpy()
-    np.testing.assert_allclose(output, resnet50(images, training=False).numpy(), rtol=0, atol=1e-6)
+    # The walk's graph is traced as one tf.function, the model's call runs layer by layer: oneDNN may pick other
+    # kernels for each (an AVX-512 machine differed by 1.5e-6 in a probability of 0.135), so float32 rounding only.
+    np.testing.assert_allclose(output, resnet50(images, training=False).numpy(), rtol=0, atol=1e-5)
     assert len(summands) == 16
     # Grad-CAM, the per-layer table and BatchNorm folding read the graph: one node per layer, as built.
     assert all(len(layer._inbound_nodes) == 1 for layer in resnet50.layers)
