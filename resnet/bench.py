@@ -243,7 +243,7 @@ def lesions(context: Context) -> Section:
     full_rows = tf.function(lambda x, scale: walk(x, scale=scale))
     rows = np.repeat(x1, count + 1, axis=0)
     scale = np.vstack([np.ones((1, count)), 1 - np.eye(count)]).astype(np.float32)
-    engine = engines.TensorFlowEngine(context.model)  # not context.engines: that would export to ONNX first
+    engine = engines.TensorFlowEngine(context.model)  # not context.engines: that would convert to OpenVINO first
     runs = max(3, context.runs // 4)
     cases = {f"each of {count} blocks removed (rows join late)": lambda: net.each_block(x1[0]),
              f"the same {count + 1} networks as full rows": lambda: full_rows(rows, scale).numpy(),

@@ -24,7 +24,7 @@ CUP = ROOT / "assets" / "samples" / "coffee_cup.jpg"
 
 @pytest.fixture(scope="module", autouse=True)
 def offline_server(tmp_path_factory):
-    """No ImageNet weights anywhere, and the TensorFlow engine (the ONNX export is tested in test_inference)."""
+    """No ImageNet weights anywhere, and the TensorFlow engine (the OpenVINO switch is tested in test_engines)."""
     folder = tmp_path_factory.mktemp("offline")
     patch = pytest.MonkeyPatch()
     for name in ("RESNET_WEIGHTS", "RESNET_WEIGHTS_DIR"):

@@ -14,7 +14,7 @@ def register(subparsers) -> None:
     names = [section.__name__ for section in SECTIONS]
     p = subparsers.add_parser(
         "bench", help="forward pass per engine, bytes → top-5, first calls, memory (medians and ratios)",
-        description="Time the forward pass of each engine (tf.function, BatchNorm folded, ONNX Runtime), the app's "
+        description="Time the forward pass of each engine (tf.function, BatchNorm folded, OpenVINO), the app's "
                     "bytes → top-5 path, first-call latency and the other speed targets. Cases of one table are "
                     "interleaved, so their ratios hold on a busy machine even when absolute times drift.")
     p.add_argument("--runs", type=int, default=20, help="rounds per table (default 20)")

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
 CUP = ROOT / "assets" / "samples" / "coffee_cup.jpg"
 BROWSERS = 3
-# Each process builds its own ResNet-50 at start; the TensorFlow engine spares this test one ONNX export per process.
+# Each process builds its own ResNet-50 at start; the TensorFlow engine spares each an OpenVINO conversion.
 BACKEND_ENV = {"RESNET_ENGINE": "tf"}
 
 
