@@ -17,6 +17,7 @@ TensorFlow stays the reference (tests check each engine against it) and the engi
 from __future__ import annotations
 
 import os
+import queue
 
 import keras
 import numpy as np
@@ -121,18 +122,30 @@ class OpenVinoEngine:
         openvino = devices.import_openvino()
         self.name = "openvino"
         self.precision = precision
-        converted = openvino.convert_model(source.concrete_function())
+        # share_weights=False: by default the converted model points into the TensorFlow variables' memory, and
+        # the folded twin they belong to is freed once converted; its reused memory then gave wrong answers.
+        converted = openvino.convert_model(source.concrete_function(), share_weights=False)
         # The hint is explicit: on CPUs with bf16 instructions OpenVINO would otherwise choose bf16 by itself, and
         # fp32 must mean what keras.applications computes.
         config = {"INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32", "PERFORMANCE_HINT": "LATENCY"}
         self._compiled = openvino.Core().compile_model(converted, "CPU", config)
+        # CompiledModel.__call__ reuses one infer request, so threads calling at once would overwrite each other's
+        # input and output. Each call borrows an idle request instead; there are never more than callers at once.
+        self._idle_requests: queue.SimpleQueue = queue.SimpleQueue()
 
     @property
     def device(self) -> str:
         return devices.cpu_name()  # OpenVINO's CPU plugin, whatever else the machine has
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        return self._compiled(np.ascontiguousarray(batch, dtype=np.float32))[0]
+        try:
+            request = self._idle_requests.get_nowait()
+        except queue.Empty:
+            request = self._compiled.create_infer_request()
+        try:
+            return request.infer(np.ascontiguousarray(batch, dtype=np.float32))[0]  # copied out of the request
+        finally:
+            self._idle_requests.put(request)
 
 
 def make_engine(model: keras.Model, engine: str | None = None, precision: str | None = None, *,

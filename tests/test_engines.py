@@ -4,6 +4,8 @@ Hardware this machine lacks (a GPU, bf16 instructions) is described to the choos
 the GPU and bf16 paths are decided and tested here too; the engines themselves run on this CPU.
 """
 
+import gc
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import keras
@@ -85,6 +87,38 @@ def test_bf16_keeps_the_top1_and_four_of_the_top5_on_every_sample_photo(model):
         assert np.argmax(p16) == np.argmax(p32), path.name
         assert len(set(np.argsort(-p32)[:5]) & set(np.argsort(-p16)[:5])) >= 4, path.name
         assert 0 < np.abs(p32 - p16).max() < 0.02  # bf16 really computed, and close
+
+
+@pytest.mark.skipif(devices.bf16_unavailable() is not None, reason="this CPU computes no bf16 in hardware")
+def test_openvino_bf16_keeps_the_top1_and_four_of_the_top5_on_every_sample_photo(model):
+    fp32 = engines.make_engine(model, "openvino", "fp32")
+    bf16 = engines.make_engine(model, "openvino", "bf16")
+    for path in sample_images().values():
+        x = images.preprocess(images.crop_for_model(images.read_image_file(path))[np.newaxis], "caffe")
+        p32, p16 = fp32(x)[0], bf16(x)[0]
+        assert np.argmax(p16) == np.argmax(p32), path.name
+        assert len(set(np.argsort(-p32)[:5]) & set(np.argsort(-p16)[:5])) >= 4, path.name
+        assert 0 < np.abs(p32 - p16).max() < 0.02, path.name
+
+
+def test_openvino_owns_its_weights_once_the_tensorflow_net_it_came_from_is_freed(model, sample_batch, expected):
+    folded = engines.make_engine(model, "tf-folded", "fp32")
+    engine = engines.OpenVinoEngine(folded, "fp32")
+    del folded  # as the app's classifier does once converted
+    gc.collect()
+    reused = [np.full((1024, 1024), np.nan, np.float32) for _ in range(600)]  # the freed memory goes back into use
+    np.testing.assert_allclose(engine(sample_batch), expected, rtol=0, atol=1e-5)
+    del reused
+
+
+def test_threads_sharing_an_openvino_engine_each_get_their_own_answer(model, sample_batch, expected):
+    # A class's sessions call one engine from many threads; OpenVINO's CompiledModel.__call__ reuses one infer
+    # request, whose input and output buffers two threads would overwrite.
+    engine = engines.make_engine(model, "openvino", "fp32")
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(lambda i: engine(sample_batch[i % 3][np.newaxis])[0], range(36)))
+    for i, answer in enumerate(answers):
+        np.testing.assert_allclose(answer, expected[i % 3], rtol=0, atol=1e-5, err_msg=f"call {i}")
 
 
 # --- which engine -----------------------------------------------------------------------------------------------------
