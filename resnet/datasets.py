@@ -131,8 +131,8 @@ class Cifar10:
 
     def __init__(self, image_size: int = 32):
         if not cifar10_cached():
-            raise DataUnavailable("CIFAR-10 is not in the keras cache and this server cannot download it; "
-                                  "use the offline data or a folder of images (or copy the archive into ~/.keras/datasets)")
+            raise DataUnavailable("CIFAR-10 is not in the keras cache and this server cannot download it; use the "
+                                  "offline data or a folder of images (or copy the archive into ~/.keras/datasets)")
         self.image_size = image_size
         self.images, self.labels = _cifar10_train()
 

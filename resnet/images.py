@@ -36,7 +36,8 @@ UPLOAD_TYPES = ("jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff")
 FORMAT_NAMES = "JPEG, PNG, WebP, BMP, GIF or TIFF"  # SUPPORTED_FORMATS, as a user knows them
 _FORMAT_HINT = f"use {FORMAT_NAMES}"
 
-# Formats Pillow cannot open at all, recognised by their first bytes so the user hears "unsupported", not "not an image".
+# Formats Pillow cannot open at all, recognised by their first bytes so the user hears "unsupported", not "not an
+# image".
 _SIGNATURES = (
     (0, b"%PDF-", "PDF"),
     (4, b"ftypheic", "HEIC"),
@@ -91,7 +92,8 @@ def read_image_file(path: str | PathLike[str]) -> np.ndarray:
         _check_size(path.stat().st_size, path.name)  # before reading: a huge file is refused unread
         data = path.read_bytes()
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        raise ImageError(f"{_one_line(str(path))}: cannot read the file ({type(exc).__name__}); check the path") from exc
+        problem = f"cannot read the file ({type(exc).__name__}); check the path"
+        raise ImageError(f"{_one_line(str(path))}: {problem}") from exc
     return decode_image(data, name=path.name)
 
 

@@ -60,7 +60,8 @@ class Limits:
             try:
                 overrides[field_name] = kind(environ[variable])
             except ValueError:
-                raise RunRefused(f"{variable}={environ[variable]!r} is not a number; unset it or give a number") from None
+                raise RunRefused(f"{variable}={environ[variable]!r} is not a number; "
+                                 "unset it or give a number") from None
         return cls(**overrides)
 
     def check(self, *, steps: int, batch: int, image_size: int) -> None:

@@ -46,7 +46,8 @@ def test_resnet50_renders_with_its_totals_diagram_table_and_comparison():
         "stem", "conv2", "conv3", "conv4", "conv5", "head"]
     # The comparison defaults to the plain twin, which lacks the four projection shortcuts.
     comparison = at.dataframe[-1].value
-    assert comparison.loc["parameters"].tolist()[:2] == [25_636_712, resnet.build("resnet50", plain=True).count_params()]
+    plain_params = resnet.build("resnet50", plain=True).count_params()
+    assert comparison.loc["parameters"].tolist()[:2] == [25_636_712, plain_params]
     assert len(list(diagram_cache().iterdir())) == 1  # the collapsed SVG, drawn once and kept on disk
 
 

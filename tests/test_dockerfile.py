@@ -119,7 +119,8 @@ def test_gpu_setup_installs_the_cuda_build_of_the_pinned_tensorflow_in_make_and_
     assert f'pip install --quiet "{cuda}"' in dry_run("1")
     assert "and-cuda" not in dry_run("0")
     # The image runs the same choice behind its GPU build argument; its shell pipeline names the same package.
-    venv_step = next(args for instruction, args in instructions() if instruction == "RUN" and "requirements.txt" in args)
+    venv_step = next(args for instruction, args in instructions()
+                     if instruction == "RUN" and "requirements.txt" in args)
     assert '"$GPU" = "1"' in venv_step
     pipeline = re.search(r'"\$\((sed .*?)\)"', venv_step)[1]
     assert subprocess.run(["sh", "-c", pipeline], cwd=ROOT, capture_output=True, text=True).stdout.strip() == cuda

@@ -21,7 +21,8 @@ def register(subparsers) -> None:
     p.add_argument("--block", choices=diagrams.BLOCK_KINDS,
                    help="one block: the first identity block, or the first projection (shape-changing) block; "
                         "with --stage, the first one in that stage")
-    p.add_argument("--stage", type=int, help="one stage: 1 is the stem, 2… the residual stages, 6 the head; with --collapsed, the "
+    p.add_argument("--stage", type=int,
+                   help="one stage: 1 is the stem, 2… the residual stages, 6 the head; with --collapsed, the "
                         "only stage opened into blocks")
     p.add_argument("--collapsed", action="store_true", help="one node per block, with edges between blocks")
     p.add_argument("--expand", action="append", default=[], metavar="BLOCK",

@@ -40,7 +40,8 @@ from tests.e2e.streamlit_page import CHROMIUM, CHROMIUM_ARGS, COUNT_RUNS, stream
 
 ARTIFACTS = REPO / "tests" / "e2e" / "artifacts"  # git-ignored
 PHOTO = REPO / "assets" / "samples" / "coffee_cup.jpg"
-CLASSES = {int(i): label for i, (_, label) in json.loads((REPO / "assets" / "imagenet_classes.json").read_text()).items()}
+CLASSES = {int(i): label
+           for i, (_, label) in json.loads((REPO / "assets" / "imagenet_classes.json").read_text()).items()}
 BAR = re.compile(r"(?P<label>.+) \(#(?P<index>\d+)\)")
 MAX_SESSIONS = 60  # a bound on what this script will open on one machine
 MB = 1024 * 1024
@@ -63,7 +64,8 @@ TOP5_OF = """name => {
   const heading = [...document.querySelectorAll('h3')].find(h => h.innerText.trim() === name);
   if (!heading) return null;
   const chart = [...document.querySelectorAll('.js-plotly-plot')].find(plot =>
-    plot.data && plot.data[0].type === 'bar' && (heading.compareDocumentPosition(plot) & Node.DOCUMENT_POSITION_FOLLOWING));
+    plot.data && plot.data[0].type === 'bar'
+      && (heading.compareDocumentPosition(plot) & Node.DOCUMENT_POSITION_FOLLOWING));
   return chart ? chart.data[0].y : null;
 }"""
 
