@@ -33,7 +33,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from resnet.architectures import HEAD, STEM, locate
+from resnet.naming import locate, stage_name
 
 COLUMNS = (
     "name",
@@ -53,14 +53,6 @@ COLUMNS = (
 )
 
 TOTALLED = ("params", "trainable_params", "non_trainable_params", "macs", "activation_bytes")
-
-STAGE_NAMES = {STEM: "stem", HEAD: "head"}
-
-
-def stage_name(stage: int) -> str:
-    """`stem`, `conv2` … `conv5`, `head`: the names the layers themselves carry."""
-    return STAGE_NAMES.get(stage, f"conv{stage}")
-
 
 def inbound_layer_names(layer: keras.Layer) -> list[str]:
     """Names of the layers whose outputs feed `layer` (in a functional model), in argument order."""

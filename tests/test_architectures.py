@@ -5,8 +5,11 @@ import numpy as np
 import pytest
 
 import resnet
-from resnet.architectures import HEAD, STEM, block_model, locate, stage_model
+from resnet import architectures
+from resnet.architectures import Architecture, block_model, stage_model
+from resnet.blocks import ConvStyle
 from resnet.errors import UnknownArchitecture, UserError
+from resnet.naming import HEAD, STEM, locate
 from tests.conftest import run_together
 
 
@@ -148,16 +151,60 @@ def test_bad_arguments_give_one_line_errors(kwargs, words):
         assert isinstance(error.value, UnknownArchitecture) and "resnet50" in str(error.value)
 
 
-def test_locate_reads_both_naming_schemes():
-    assert locate("conv4_block6_3_bn") == (4, 6)
-    assert locate("conv3_block1_0_pad") == (3, 1)
-    assert locate("res5c_branch2c") == (5, 3)
-    assert locate("bn3d_branch2b") == (3, 4)
-    assert locate("conv1_conv") == (STEM, 0) and locate("bn_conv1") == (STEM, 0)
-    assert locate("predictions") == (HEAD, 0) and locate("post_bn") == (HEAD, 0)
+GOOD_ROW = {"name": "row", "title": "Row", "block": "basic", "depths": (1, 1), "widths": (8, 16), "strides": (1, 2)}
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"block": "bottelneck"}, "block is 'bottelneck'; choose one of 'bottleneck', 'preact_bottleneck', 'basic'"),
+    ({"stem": "imagenet1k"}, "stem is 'imagenet1k'; choose one of 'imagenet', 'preact', 'course', 'cifar'"),
+    ({"stride_on": "1×1"}, "stride_on is '1×1'; choose one of '1x1', '3x3'"),
+    ({"stride_in": "middle"}, "stride_in is 'middle'; choose one of 'first', 'last'"),
+    ({"shortcut": "zero"}, "shortcut is 'zero'; choose one of 'projection', 'zeros'"),
+    ({"head": "global"}, "head is 'global'; choose one of 'gap', 'avgpool_flatten'"),
+    ({"naming": "torchvision"}, "naming is 'torchvision'; choose one of 'keras', 'course'"),
+    ({"depths": (1, 1, 1)}, "one value per stage, not 3 depths, 2 widths, 2 strides"),
+    ({"strides": (1,)}, "one value per stage, not 2 depths, 2 widths, 1 strides"),
+    ({"depths": (), "widths": (), "strides": ()}, "depths must be a non-empty tuple"),
+    ({"depths": (1, 0)}, "depths must be a non-empty tuple of positive whole numbers, not (1, 0)"),
+    ({"widths": (8, 16.0)}, "widths must be"),
+    ({"strides": [1, 2]}, "strides must be"),
+    ({"depths": (1,) * 5, "widths": (8,) * 5, "strides": (1,) * 5}, "at most 4 residual stages"),
+    ({"classes": 0}, "classes must be a positive whole number"),
+    ({"stem_width": -16}, "stem_width must be a positive whole number"),
+    ({"input_shape": (32, 32)}, "input_shape must be (height, width, 3)"),
+    ({"input_shape": (32, 32, 1)}, "input_shape must be (height, width, 3)"),
+    ({"imagenet_weights": "resnet18"}, "imagenet_weights is 'resnet18'; keras.applications' files are resnet50,"),
+    ({"block": "bottleneck", "shortcut": "zeros"}, "shortcut 'zeros' needs block 'basic'"),
+    ({"stride_on": "3x3"}, "stride_on '3x3' needs block 'bottleneck'"),
+    ({"naming": "course", "depths": (27, 1)}, "at most 26 per stage"),
+])
+def test_a_bad_row_is_refused_with_the_field_and_what_it_may_be(change, words):
+    with pytest.raises(ValueError) as error:
+        Architecture(**{**GOOD_ROW, **change})
+    assert str(error.value).startswith("row: ") and words in str(error.value)
+
+
+def test_a_good_row_passes_the_checks():
+    assert Architecture(**GOOD_ROW).depth == 2 * 2 + 2
+
+
+def test_a_block_without_a_builder_is_refused_not_built_as_a_bottleneck():
+    row = Architecture(**GOOD_ROW)
+    object.__setattr__(row, "block", "resnext")  # past the row's own check, as a new block kind half-added would be
+    with pytest.raises(ValueError, match="no builder for block 'resnext'"):
+        architectures.stage(keras.Input((8, 8, 8)), row, 0, ConvStyle())
+
+
+def test_layers_of_the_course_net_are_placed_in_its_stages():
     for layer in resnet.build("resnet50_course").layers:
         stage, block = locate(layer.name)
         assert stage in (STEM, HEAD) or 2 <= stage <= 5
+
+
+def test_catalogue_has_one_row_per_network():
+    rows = architectures.catalogue()
+    assert list(rows.name) == list(resnet.ARCHITECTURES)
+    assert rows.set_index("name").loc["resnet50_garden", "down-sampling stride on"] == "3×3"
 
 
 def test_block_and_stage_models_see_the_shapes_of_the_real_network():
