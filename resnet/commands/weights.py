@@ -19,6 +19,7 @@ def register(subparsers):
 
 def run(args) -> int:
     for name in args.arch:
-        path = imagenet_weights_path(name, include_top=not args.no_top, download=not args.offline)
+        weights_name = ARCHITECTURES[name].imagenet_weights
+        path = imagenet_weights_path(weights_name, include_top=not args.no_top, download=not args.offline)
         print(f"{name}: {path}")
     return 0
