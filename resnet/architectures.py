@@ -23,7 +23,7 @@ from resnet.errors import UnknownArchitecture, UserError
 from resnet.naming import BlockNames, Naming, StemNames
 from resnet.weights import MD5, imagenet_weights_path, load_weights_file
 
-__all__ = ["ARCHITECTURES", "Architecture", "block_model", "build", "catalogue", "get", "stage_model"]
+__all__ = ["ARCHITECTURES", "Architecture", "ModelSpec", "block_model", "build", "catalogue", "get", "stage_model"]
 
 Block = Literal["bottleneck", "preact_bottleneck", "basic"]
 Stem = Literal["imagenet", "preact", "course", "cifar"]
@@ -260,6 +260,24 @@ def build(name: str = "resnet50", *, include_top: bool = True, weights=None, inp
     elif weights is not None:
         load_weights_file(model, weights)
     return model
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A network of the table as plain values: what `build` is called with to show one (a summary, a diagram, a
+    page's table), and a key to cache what is drawn of it."""
+
+    arch: str = "resnet50"
+    input_size: int | None = None  # None: the architecture's own (224, 32 or 64)
+    classes: int | None = None  # None: the architecture's own
+    include_top: bool = True
+    plain: bool = False
+    batch_norm: bool = True
+
+    def build(self) -> keras.Model:
+        input_shape = None if self.input_size is None else (self.input_size, self.input_size, 3)
+        return build(self.arch, include_top=self.include_top, input_shape=input_shape, classes=self.classes,
+                     plain=self.plain, batch_norm=self.batch_norm)
 
 
 def _check_arguments(arch, weights, include_top, pooling, classes, plain, batch_norm):

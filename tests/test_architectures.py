@@ -6,7 +6,7 @@ import pytest
 
 import resnet
 from resnet import architectures
-from resnet.architectures import Architecture, block_model, stage_model
+from resnet.architectures import Architecture, ModelSpec, block_model, stage_model
 from resnet.blocks import ConvStyle
 from resnet.errors import UnknownArchitecture, UserError
 from resnet.naming import HEAD, STEM, locate
@@ -199,6 +199,15 @@ def test_layers_of_the_course_net_are_placed_in_its_stages():
     for layer in resnet.build("resnet50_course").layers:
         stage, block = locate(layer.name)
         assert stage in (STEM, HEAD) or 2 <= stage <= 5
+
+
+def test_model_spec_builds_what_it_describes():
+    model = ModelSpec("resnet20", input_size=64, classes=7, plain=True, batch_norm=False).build()
+    assert model.input.shape == (None, 64, 64, 3) and model.output.shape == (None, 7)
+    assert model.name == "resnet20_plain"
+    assert not [layer for layer in model.layers if isinstance(layer, (keras.layers.Add,
+                                                                      keras.layers.BatchNormalization))]
+    assert ModelSpec("resnet20", include_top=False).build().output.shape == (None, 8, 8, 64)
 
 
 def test_catalogue_has_one_row_per_network():
