@@ -13,7 +13,8 @@ import pandas as pd
 import streamlit as st
 
 from resnet import diagrams, table
-from resnet.diagrams import ModelSpec, PlotOptions, View
+from resnet.architectures import ModelSpec
+from resnet.diagrams import PlotOptions, View
 from resnet.limits import Limits, RunRegistry
 
 _ONE_BUILD_AT_A_TIME = threading.Lock()

@@ -9,6 +9,7 @@ import os
 # a second app process (or the gradient lab beside the classifier) finds none left.
 os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
 
-from resnet.architectures import ARCHITECTURES, Architecture, build, locate  # noqa: E402 -- after the GPU setting
+from resnet.architectures import ARCHITECTURES, Architecture, build  # noqa: E402 -- after the GPU setting
+from resnet.naming import locate  # noqa: E402 -- after the GPU setting
 
 __all__ = ["ARCHITECTURES", "Architecture", "build", "locate"]

@@ -10,36 +10,90 @@ model with keras.applications' arguments (`include_top`, `weights`, `input_tenso
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, replace
+from typing import Literal, get_args
 
 import keras
+import pandas as pd
 from keras import layers
 
-from resnet.blocks import BlockNames, ConvStyle, basic_block, bottleneck_block, preact_bottleneck_block
+from resnet import naming
+from resnet.blocks import ConvStyle, basic_block, bottleneck_block, preact_bottleneck_block
 from resnet.errors import UnknownArchitecture, UserError
+from resnet.naming import BlockNames, Naming, StemNames
+from resnet.weights import MD5, imagenet_weights_path, load_weights_file
+
+__all__ = ["ARCHITECTURES", "Architecture", "ModelSpec", "block_model", "build", "catalogue", "get", "stage_model"]
+
+Block = Literal["bottleneck", "preact_bottleneck", "basic"]
+Stem = Literal["imagenet", "preact", "course", "cifar"]
+StrideOn = Literal["1x1", "3x3"]  # which conv of a down-sampling bottleneck strides
+StrideIn = Literal["first", "last"]  # which block of a stage strides: the first (v1) or the last (keras' V2)
+Shortcut = Literal["projection", "zeros"]  # how a changed shape is matched: a 1×1 conv (B) or zero channels (A)
+Head = Literal["gap", "avgpool_flatten"]  # a global average pool, or the course's AvgPool(2) → Flatten
+
+# The fields whose values the builder branches on, and the values it knows.
+_CHOICES = {"block": get_args(Block), "stem": get_args(Stem), "stride_on": get_args(StrideOn),
+            "stride_in": get_args(StrideIn), "shortcut": get_args(Shortcut), "head": get_args(Head),
+            "naming": get_args(Naming)}
 
 
 @dataclass(frozen=True)
 class Architecture:
+    """One row of the table. Its `__post_init__` refuses a value the builder does not know, so a typo in a new row
+    fails at import instead of building some other network."""
+
     name: str
     title: str
-    block: str  # "bottleneck" | "preact_bottleneck" | "basic"
-    depths: tuple  # blocks per residual stage
-    widths: tuple  # bottleneck (or basic-block) width per stage
-    strides: tuple  # stride of each stage
-    stem: str = "imagenet"  # "imagenet" | "preact" | "course" | "cifar"
-    stride_on: str = "1x1"  # which conv of a down-sampling bottleneck strides
-    stride_in: str = "first"  # the block of a stage that strides: "first" (v1) or "last" (keras' V2)
-    shortcut: str = "projection"  # how a changed shape is matched: "projection" (B) or "zeros" (A)
+    block: Block
+    depths: tuple[int, ...]  # blocks per residual stage
+    widths: tuple[int, ...]  # bottleneck (or basic-block) width per stage
+    strides: tuple[int, ...]  # stride of each stage
+    stem: Stem = "imagenet"
+    stride_on: StrideOn = "1x1"
+    stride_in: StrideIn = "first"
+    shortcut: Shortcut = "projection"
     style: ConvStyle = ConvStyle()
-    head: str = "gap"  # "gap" (global average pool) | "avgpool_flatten" (the course's)
-    names: str = "keras"  # "keras" | "course"
-    input_shape: tuple = (224, 224, 3)
+    head: Head = "gap"
+    naming: Naming = "keras"
+    input_shape: tuple[int, int, int] = (224, 224, 3)
     classes: int = 1000
     stem_width: int = 64
     imagenet_weights: str | None = None  # the keras.applications file stem, where official weights exist
     source: str = ""
+
+    def __post_init__(self):
+        for field, allowed in _CHOICES.items():
+            value = getattr(self, field)
+            if value not in allowed:
+                raise ValueError(f"{self.name}: {field} is {value!r}; choose one of {', '.join(map(repr, allowed))}")
+        stages = {"depths": self.depths, "widths": self.widths, "strides": self.strides}
+        for field, values in stages.items():
+            if not isinstance(values, tuple) or not values or not all(_positive(v) for v in values):
+                raise ValueError(f"{self.name}: {field} must be a non-empty tuple of positive whole numbers, "
+                                 f"not {values!r}")
+        if len({len(values) for values in stages.values()}) != 1:
+            raise ValueError(f"{self.name}: depths, widths and strides must give one value per stage, not "
+                             + ", ".join(f"{len(values)} {field}" for field, values in stages.items()))
+        most = naming.HEAD - naming.STEM - 1  # the residual stages are numbered between the stem's and the head's
+        if len(self.depths) > most:
+            raise ValueError(f"{self.name}: at most {most} residual stages, not {len(self.depths)}")
+        for field in ("classes", "stem_width"):
+            if not _positive(getattr(self, field)):
+                raise ValueError(f"{self.name}: {field} must be a positive whole number, not {getattr(self, field)!r}")
+        if len(self.input_shape) != 3 or self.input_shape[-1] != 3 or not all(map(_positive, self.input_shape)):
+            raise ValueError(f"{self.name}: input_shape must be (height, width, 3), not {self.input_shape!r}")
+        if self.naming == "course" and max(self.depths) > 26:
+            raise ValueError(f"{self.name}: the course's naming letters blocks a … z, so at most 26 per stage")
+        if self.imagenet_weights is not None and self.imagenet_weights not in MD5:
+            raise ValueError(f"{self.name}: imagenet_weights is {self.imagenet_weights!r}; keras.applications' "
+                             f"files are {', '.join(MD5)}")
+        # Values that only one kind of block reads: elsewhere they would be ignored, and the row would not build
+        # what it says.
+        if self.shortcut == "zeros" and self.block != "basic":
+            raise ValueError(f"{self.name}: shortcut 'zeros' needs block 'basic' (bottlenecks always project)")
+        if self.stride_on == "3x3" and self.block != "bottleneck":
+            raise ValueError(f"{self.name}: stride_on '3x3' needs block 'bottleneck'")
 
     @property
     def preprocessing(self) -> str:
@@ -51,6 +105,15 @@ class Architecture:
         """Weighted layers on the main path: the number in the network's name."""
         per_block = 2 if self.block == "basic" else 3
         return per_block * sum(self.depths) + 2
+
+    @property
+    def stem_output(self) -> str:
+        """The stem's last layer, which feeds the first residual stage."""
+        return StemNames(self.naming)("relu" if self.stem == "cifar" else "pool")
+
+
+def _positive(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
 _V1 = dict(block="bottleneck", widths=(64, 128, 256, 512), strides=(1, 2, 2, 2))
@@ -83,7 +146,7 @@ _ROWS = [
     # The course's net (seeds 001/004): Keras' default BatchNorm constants, no padding before the max-pool, and
     # AvgPool(2) → Flatten instead of a global pool. Stage 2 does not stride, as in the original assignment.
     Architecture("resnet50_course", "ResNet-50 (course, 64×64, 6 classes)", depths=(3, 4, 6, 3), stem="course",
-                 style=ConvStyle(bn_epsilon=1e-3), head="avgpool_flatten", names="course", input_shape=(64, 64, 3),
+                 style=ConvStyle(bn_epsilon=1e-3), head="avgpool_flatten", naming="course", input_shape=(64, 64, 3),
                  classes=6, source="deeplearning.ai's “Residual Networks” assignment; M. Peixeiro, “Hitchhiker's Guide "
                         "to Residual Networks (ResNet) in Keras”", **_V1),
     *[Architecture(f"resnet{6 * n + 2}", f"ResNet-{6 * n + 2} (CIFAR)", depths=(n, n, n),
@@ -106,13 +169,12 @@ def get(name: str) -> Architecture:
 
 def stem(x, arch: Architecture, style: ConvStyle):
     """The layers before the first residual stage."""
+    names = StemNames(arch.naming)
     if arch.stem == "cifar":
-        names = _StemNames(arch.names)
         x = style.conv(arch.stem_width, 3, padding="same", name=names("conv"))(x)
         if style.batch_norm:
             x = style.bn(names("bn"))(x)
         return layers.Activation("relu", name=names("relu"))(x)
-    names = _StemNames(arch.names)
     x = layers.ZeroPadding2D(padding=((3, 3), (3, 3)), name=names("pad"))(x)
     x = style.conv(arch.stem_width, 7, strides=2, name=names("conv"),
                    use_bias=True if arch.stem == "preact" else None)(x)
@@ -121,18 +183,8 @@ def stem(x, arch: Architecture, style: ConvStyle):
             x = style.bn(names("bn"))(x)
         x = layers.Activation("relu", name=names("relu"))(x)
     if arch.stem != "course":
-        x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name="pool1_pad")(x)
-    return layers.MaxPooling2D(3, strides=2, name="pool1_pool" if arch.names == "keras" else "pool1")(x)
-
-
-class _StemNames:
-    def __init__(self, scheme):
-        self.scheme = scheme
-
-    def __call__(self, kind):
-        if self.scheme == "course":
-            return {"conv": "conv1", "bn": "bn_conv1"}.get(kind, f"conv1_{kind}")
-        return f"conv1_{kind}"
+        x = layers.ZeroPadding2D(padding=((1, 1), (1, 1)), name=names("pool_pad"))(x)
+    return layers.MaxPooling2D(3, strides=2, name=names("pool"))(x)
 
 
 def stage(x, arch: Architecture, index: int, style: ConvStyle, *, plain=False):
@@ -140,7 +192,7 @@ def stage(x, arch: Architecture, index: int, style: ConvStyle, *, plain=False):
     number = index + 2
     width, depth, strides = arch.widths[index], arch.depths[index], arch.strides[index]
     for b in range(1, depth + 1):
-        names = BlockNames(number, b, arch.names)
+        names = BlockNames(number, b, arch.naming)
         strided = (b == 1) if arch.stride_in == "first" else (b == depth)
         block_strides = strides if strided else 1
         x = _block(x, arch, style, names, width, block_strides, first=b == 1, shortcut=not plain)
@@ -156,8 +208,10 @@ def _block(x, arch, style, names, width, strides, *, first, shortcut):
     if arch.block == "preact_bottleneck":
         return preact_bottleneck_block(x, width, names=names, style=style, strides=strides, projection=first,
                                        shortcut=shortcut)
-    return bottleneck_block(x, width, names=names, style=style, strides=strides, projection=first,
-                            stride_on=arch.stride_on, shortcut=shortcut)
+    if arch.block == "bottleneck":
+        return bottleneck_block(x, width, names=names, style=style, strides=strides, projection=first,
+                                stride_on=arch.stride_on, shortcut=shortcut)
+    raise ValueError(f"{arch.name}: no builder for block {arch.block!r}")
 
 
 def head(x, arch: Architecture, style: ConvStyle, *, include_top, pooling, classes, classifier_activation):
@@ -169,10 +223,9 @@ def head(x, arch: Architecture, style: ConvStyle, *, include_top, pooling, class
         if arch.head == "avgpool_flatten":
             x = layers.AveragePooling2D(2, padding="same", name="avg_pool")(x)
             x = layers.Flatten(name="flatten")(x)
-            name = f"fc{classes}"
         else:
             x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
-            name = "predictions"
+        name = naming.classifier(arch.naming, classes)
         regularizer = style.regularizer()
         return layers.Dense(classes, activation=classifier_activation, kernel_initializer=style.initializer(name),
                             kernel_regularizer=regularizer, bias_regularizer=regularizer, name=name)(x)
@@ -205,14 +258,28 @@ def build(name: str = "resnet50", *, include_top: bool = True, weights=None, inp
              classifier_activation=classifier_activation)
     model = keras.Model(inputs, x, name=arch.name + ("_plain" if plain else ""))
     if weights == "imagenet":
-        from resnet.weights import imagenet_weights_path
-
-        model.load_weights(imagenet_weights_path(arch.name, include_top=include_top))
+        model.load_weights(imagenet_weights_path(arch.imagenet_weights, include_top=include_top))
     elif weights is not None:
-        from resnet.weights import load_weights_file
-
         load_weights_file(model, weights)
     return model
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A network of the table as plain values: what `build` is called with to show one (a summary, a diagram, a
+    page's table), and a key to cache what is drawn of it."""
+
+    arch: str = "resnet50"
+    input_size: int | None = None  # None: the architecture's own (224, 32 or 64)
+    classes: int | None = None  # None: the architecture's own
+    include_top: bool = True
+    plain: bool = False
+    batch_norm: bool = True
+
+    def build(self) -> keras.Model:
+        input_shape = None if self.input_size is None else (self.input_size, self.input_size, 3)
+        return build(self.arch, include_top=self.include_top, input_shape=input_shape, classes=self.classes,
+                     plain=self.plain, batch_norm=self.batch_norm)
 
 
 def _check_arguments(arch, weights, include_top, pooling, classes, plain, batch_norm):
@@ -241,7 +308,7 @@ def _inputs(arch, input_tensor, input_shape):
     if min(s for s in shape[:2] if s is not None) < smallest:
         raise UserError(f"input images must be at least {smallest}×{smallest} pixels for {arch.name}, not {shape}")
     if input_tensor is None:
-        inputs = keras.Input(shape=shape, name="input_layer")
+        inputs = keras.Input(shape=shape, name=naming.INPUT)
         return inputs, inputs
     if not keras.backend.is_keras_tensor(input_tensor):
         input_tensor = keras.Input(tensor=input_tensor, shape=shape)
@@ -266,12 +333,12 @@ def block_model(name: str = "resnet50", kind: str = "identity", *, plain: bool =
     width, strides = arch.widths[index], arch.strides[index]
     if kind == "projection":
         shape = stage_input
-        names = BlockNames(stage_number, 1, arch.names)
+        names = BlockNames(stage_number, 1, arch.naming)
         block_strides = strides if arch.stride_in == "first" else 1
         first = True
     else:
-        shape = full.get_layer(BlockNames(stage_number, 1, arch.names)(None, "out")).output.shape[1:]
-        names = BlockNames(stage_number, 2, arch.names)
+        shape = full.get_layer(BlockNames(stage_number, 1, arch.naming)(None, "out")).output.shape[1:]
+        names = BlockNames(stage_number, 2, arch.naming)
         block_strides, first = 1, False
     inputs = keras.Input(shape=tuple(shape), name="block_input")
     x = _block(inputs, arch, style, names, width, block_strides, first=first, shortcut=not plain)
@@ -294,42 +361,12 @@ def stage_model(name: str = "resnet50", stage_number: int = 3, *, plain: bool = 
 
 
 def _stage_input_shape(full, arch, index):
-    if index > 0:
-        previous = BlockNames(index + 1, arch.depths[index - 1], arch.names)(None, "out")
-        return full.get_layer(previous).output.shape[1:]
-    if arch.stem == "cifar":
-        return full.get_layer("conv1_relu").output.shape[1:]
-    return full.get_layer("pool1_pool" if arch.names == "keras" else "pool1").output.shape[1:]
-
-
-# --- where a layer sits --------------------------------------------------------------------------------------------
-
-_KERAS_BLOCK = re.compile(r"^conv(\d+)_block(\d+)_")
-_COURSE_BLOCK = re.compile(r"^(?:res|bn)(\d+)([a-z])_")
-STEM, HEAD = 1, 6
-
-
-def locate(layer_name: str) -> tuple[int, int]:
-    """(stage, block) of a layer: stage 1 is the stem, 2… the residual stages, `HEAD` the classifier; block 0 for
-    layers outside a block."""
-    match = _KERAS_BLOCK.match(layer_name)
-    if match:
-        return int(match[1]), int(match[2])
-    match = _COURSE_BLOCK.match(layer_name)
-    if match:
-        return int(match[1]), ord(match[2]) - ord("a") + 1
-    if layer_name.startswith(("conv1", "bn_conv1", "pool1", "input")):
-        return STEM, 0
-    return HEAD, 0
-
-
-__all__ = ["ARCHITECTURES", "Architecture", "build", "block_model", "get", "locate", "stage_model"]
+    previous = BlockNames(index + 1, arch.depths[index - 1], arch.naming)(None, "out") if index else arch.stem_output
+    return full.get_layer(previous).output.shape[1:]
 
 
 def catalogue():
     """The architecture table as a DataFrame, one row per network: what tells the seeds' ResNet-50s apart."""
-    import pandas as pd
-
     rows = []
     for arch in ARCHITECTURES.values():
         rows.append({

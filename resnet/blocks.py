@@ -1,7 +1,7 @@
 """The building blocks of every network in the architecture table.
 
 One function per block, as in keras.applications: each takes a tensor and returns a tensor, and names its layers
-through a `BlockNames` so that one block can be found, grouped and drawn by name. Every block takes
+through a `resnet.naming.BlockNames` so that one block can be found, grouped and drawn by name. Every block takes
 `shortcut=False`, which builds its *plain twin*: the same main path, no addition, and no projection layers (a
 plain network has nothing to project). With option-A shortcuts the two twins have exactly the same parameters.
 """
@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import keras
 from keras import layers, ops
+
+from resnet.naming import BlockNames
 
 
 @dataclass(frozen=True)
@@ -54,36 +56,6 @@ class ConvStyle:
 
     def bn(self, name):
         return layers.BatchNormalization(axis=-1, epsilon=self.bn_epsilon, momentum=self.bn_momentum, name=name)
-
-
-@dataclass(frozen=True)
-class BlockNames:
-    """Layer names of one block, in keras.applications' scheme or the course's (`res2a_branch2a`).
-
-    `branch` 0 is the shortcut, 1–3 the main path's convolutions; `"preact"` is ResNet V2's pre-activation.
-    """
-
-    stage: int
-    block: int
-    scheme: str = "keras"
-
-    def __call__(self, branch, kind: str) -> str:
-        if self.scheme == "course":
-            return self._course(branch, kind)
-        if kind in ("add", "out"):
-            return f"conv{self.stage}_block{self.block}_{kind}"
-        return f"conv{self.stage}_block{self.block}_{branch}_{kind}"
-
-    def _course(self, branch, kind: str) -> str:
-        base = f"res{self.stage}{chr(ord('a') + self.block - 1)}"
-        if kind in ("add", "out"):
-            return f"{base}_{kind}"
-        part = "branch1" if branch == 0 else f"branch2{'abc'[branch - 1]}"
-        if kind == "conv":
-            return f"{base}_{part}"
-        if kind == "bn":
-            return f"bn{base[3:]}_{part}"
-        return f"{base}_{part}_{kind}"
 
 
 @keras.saving.register_keras_serializable(package="resnet")
@@ -138,6 +110,8 @@ def bottleneck_block(x, width, *, names: BlockNames, style: ConvStyle, strides=1
     `stride_on` says which conv of a down-sampling block strides: the first 1×1 (the paper and keras.applications)
     or the 3×3 (Model Garden's "v1.5", which sees every input pixel instead of skipping three in four).
     """
+    if stride_on not in ("1x1", "3x3"):
+        raise ValueError(f"stride_on must be '1x1' or '3x3', not {stride_on!r}")
     out_channels = expansion * width
     skip = None
     if shortcut:
@@ -173,8 +147,10 @@ def basic_block(x, width, *, names: BlockNames, style: ConvStyle, strides=1, sho
             skip = conv_bn(x, width, 1, strides=strides, names=names, branch=0, style=style, relu=False)
         elif shortcut_kind == "zeros":
             skip = ZeroPadShortcut(strides, width, name=names(0, "pad"))(x)
-        else:
+        elif shortcut_kind == "identity":
             skip = x
+        else:
+            raise ValueError(f"shortcut_kind must be 'identity', 'projection' or 'zeros', not {shortcut_kind!r}")
     x = conv_bn(x, width, 3, strides=strides, padding="same", names=names, branch=1, style=style)
     x = conv_bn(x, width, 3, padding="same", names=names, branch=2, style=style, relu=False)
     return merge(skip, x, names)

@@ -31,7 +31,9 @@ import pandas as pd
 import pydot
 
 from resnet import table as layer_tables
+from resnet.architectures import ModelSpec
 from resnet.errors import UserError
+from resnet.naming import block_key, stage_name
 from resnet.paths import diagram_cache
 
 ZOOMS = ("block", "stage", "whole", "collapsed")
@@ -60,25 +62,6 @@ class GraphvizMissing(UserError):
 
 class UnknownView(UserError):
     """A stage or block that the network does not have, or a zoom level or format we do not draw."""
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Everything `resnet.build` needs to make the network a diagram shows; also the first half of a cache key."""
-
-    arch: str = "resnet50"
-    input_size: int | None = None  # None: the architecture's own (224, 32 or 64)
-    classes: int | None = None  # None: the architecture's own
-    include_top: bool = True
-    plain: bool = False
-    batch_norm: bool = True
-
-    def build(self) -> keras.Model:
-        import resnet
-
-        input_shape = None if self.input_size is None else (self.input_size, self.input_size, 3)
-        return resnet.build(self.arch, include_top=self.include_top, input_shape=input_shape,
-                            classes=self.classes, plain=self.plain, batch_norm=self.batch_norm)
 
 
 @dataclass(frozen=True)
@@ -309,13 +292,9 @@ def find_block(table: pd.DataFrame, kind: str | None = None, stage: int | None =
 
 # ---- the collapsed view -----------------------------------------------------------------------------------------
 
-def block_key(stage: int, block: int) -> str:
-    return f"{layer_tables.stage_name(stage)}_block{block}"
-
-
 def expandable(table: pd.DataFrame) -> tuple[list[str], list[str]]:
     """The names a collapsed view's `expand` accepts: stage keys, then block keys."""
-    stages = [layer_tables.stage_name(stage) for stage in sorted(set(table.stage))]
+    stages = [stage_name(stage) for stage in sorted(set(table.stage))]
     return stages, [block_key(*pair) for pair in residual_blocks(table)]
 
 
@@ -338,7 +317,7 @@ def collapsed_dot(table: pd.DataFrame, expand=(), options: PlotOptions = PlotOpt
     dot.set_edge_defaults(penwidth="2")
 
     def node_of(row) -> str:
-        stage_key = layer_tables.stage_name(row.stage)
+        stage_key = stage_name(row.stage)
         if stage_key not in expand:
             return stage_key
         if row.block == 0 or block_key(row.stage, row.block) in expand:
@@ -358,7 +337,7 @@ def collapsed_dot(table: pd.DataFrame, expand=(), options: PlotOptions = PlotOpt
             continue
         drawn.add(node)
         colour = STAGE_COLOURS.get(row.stage, "white")
-        if node == layer_tables.stage_name(row.stage):
+        if node == stage_name(row.stage):
             sums = stage_sums.loc[row.stage]
             label = [node, stage_sizes[row.stage]]
             container = dot
@@ -388,7 +367,7 @@ def collapsed_dot(table: pd.DataFrame, expand=(), options: PlotOptions = PlotOpt
 
 def _cluster(dot: pydot.Dot, containers: dict, stage: int, block: int | None):
     """The dashed frame around an expanded stage (or a block inside it), made on first use."""
-    stage_key = layer_tables.stage_name(stage)
+    stage_key = stage_name(stage)
     if stage_key not in containers:
         frame = pydot.Cluster(f"cluster_{stage_key}", label=stage_key, style="dashed", fontname="Helvetica",
                              labeljust="l")

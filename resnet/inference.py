@@ -23,10 +23,13 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
+from PIL import Image
 
 from resnet import devices, engines, images, paths
+from resnet.architectures import ARCHITECTURES, build, get
 from resnet.errors import ImageError, WeightsUnavailable
 from resnet.lanes import AnswersFirst
+from resnet.weights import class_names, imagenet_weights_path
 
 UNTRAINED_LABEL = "UNTRAINED (random weights) — not a real prediction"
 DEFAULT_TOP = 5
@@ -163,15 +166,14 @@ class Classifier:
         Without usable weights this raises WeightsUnavailable, unless `allow_untrained`: then the network gets
         random weights (seeded), `pretrained` is False and `weights_problem` says why.
         """
-        import resnet
-
         problem = None
         if weights == "imagenet":
-            from resnet.weights import imagenet_weights_path
-
             try:
+                weights_name = get(arch).imagenet_weights
+                if weights_name is None:
+                    raise WeightsUnavailable(f"{arch} has no published ImageNet weights")
                 with contextlib.redirect_stdout(sys.stderr):  # keras' download progress must not pollute --json
-                    weights = imagenet_weights_path(arch)
+                    weights = imagenet_weights_path(weights_name)
             except WeightsUnavailable as exc:
                 if not allow_untrained:
                     raise
@@ -179,10 +181,10 @@ class Classifier:
         elif weights is None and not allow_untrained:
             raise WeightsUnavailable("no weights were given; name a weights file, or allow random weights explicitly")
         if weights is None:
-            model = resnet.build(arch, seed=seed)
+            model = build(arch, seed=seed)
             source = f"random weights (seed {seed})"
         else:
-            model = resnet.build(arch, weights=weights)
+            model = build(arch, weights=weights)
             source = str(weights)
         return cls(model, pretrained=weights is not None, weights_source=source, arch=arch, weights_problem=problem,
                    **options)
@@ -441,8 +443,6 @@ def feature_grid(maps: np.ndarray, columns: int = 8, gap: int = 1) -> np.ndarray
 
 def overlay(crop: np.ndarray, heat: np.ndarray, *, opacity: float = 0.45) -> np.ndarray:
     """The heat map (values in [0, 1], any size) coloured and laid over the uint8 crop the model saw."""
-    from PIL import Image
-
     height, width = crop.shape[:2]
     upsampled = np.asarray(Image.fromarray(heat.astype(np.float32), mode="F").resize((width, height),
                                                                                        Image.Resampling.BILINEAR))
@@ -471,14 +471,10 @@ def sample_images() -> dict[str, Path]:
 
 
 def _preprocessing(arch: str) -> str:
-    from resnet.architectures import ARCHITECTURES
-
     return ARCHITECTURES[arch].preprocessing if arch in ARCHITECTURES else "caffe"
 
 
 def _labels(classes: int) -> tuple[tuple[str, str], ...]:
     if classes == 1000:
-        from resnet.weights import class_names
-
         return class_names()
     return tuple((f"class_{i}", f"class {i}") for i in range(classes))

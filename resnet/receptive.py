@@ -82,12 +82,7 @@ def check_position(layer: str, output_shape: tuple, position: tuple[int, int]) -
 def field_layers(arch_name: str) -> list[str]:
     """Where a student may place a unit: the stem's output, then every residual block's output (the same names in
     the residual network and its plain twin)."""
-    arch = get(arch_name)
-    if arch.stem == "cifar":
-        stem = "conv1_relu"
-    else:
-        stem = "pool1_pool" if arch.names == "keras" else "pool1"
-    return [stem, *(block.out_layer for block in residual_blocks(arch_name))]
+    return [get(arch_name).stem_output, *(block.out_layer for block in residual_blocks(arch_name))]
 
 
 def plain_twin(model: keras.Model, arch_name: str) -> keras.Model:

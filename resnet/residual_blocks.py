@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
-from resnet.architectures import get, locate
-from resnet.blocks import BlockNames
+from resnet.architectures import get
 from resnet.errors import UserError
+from resnet.naming import BlockNames, locate
 from resnet.table import inbound_layer_names
 
 
@@ -39,9 +39,9 @@ def residual_blocks(arch_name: str) -> tuple[ResidualBlock, ...]:
     for index, depth in enumerate(arch.depths):
         width, stride = arch.widths[index], arch.strides[index]
         for number in range(1, depth + 1):
-            names = BlockNames(index + 2, number, arch.names)
+            names = BlockNames(index + 2, number, arch.naming)
             add = names(None, "out" if arch.block == "preact_bottleneck" else "add")
-            blocks.append(ResidualBlock(names(None, "add").rsplit("_", 1)[0], index + 2, number,
+            blocks.append(ResidualBlock(names.prefix, index + 2, number,
                                         _kind(arch, number, depth, stride, channels, width), add,
                                         names(None, "out")))
             channels = width

@@ -18,10 +18,11 @@ How the columns are counted:
   column) where the window of the map's first element begins, start_out = start_in − p·j_in with p the padding
   before it (a ZeroPadding2D's, or what padding="same" adds on top: half the total, rounded down, as TensorFlow
   does); negative where the window reaches into the padding, and the earliest start wins where branches meet.
-  Element i of a map sees input rows field_start + i·jump … field_start + i·jump + receptive_field − 1. A layer that gathers every position into one vector (global
-  pooling, Flatten) sees the whole map it reads. Windows are not clipped to the image: ResNet-50's last block sees
-  a 483-pixel window, larger than its 224-pixel input. A layer without a kernel that shrinks the map (such as a
-  strided slice) counts as a 1×1 window with the stride its shapes imply.
+  Element i of a map sees input rows field_start + i·jump … field_start + i·jump + receptive_field − 1. A layer
+  that gathers every position into one vector (global pooling, Flatten) sees the whole map it reads. Windows are
+  not clipped to the image: ResNet-50's last block sees a 483-pixel window, larger than its 224-pixel input. A
+  layer without a kernel that shrinks the map (such as a strided slice) counts as a 1×1 window with the stride its
+  shapes imply.
 - `activation_bytes`: the size of the layer's output for a batch of one, at the output's dtype (float32: 4 bytes).
 """
 
@@ -33,7 +34,7 @@ import keras
 import numpy as np
 import pandas as pd
 
-from resnet.architectures import HEAD, STEM, locate
+from resnet.naming import locate, stage_name
 
 COLUMNS = (
     "name",
@@ -53,14 +54,6 @@ COLUMNS = (
 )
 
 TOTALLED = ("params", "trainable_params", "non_trainable_params", "macs", "activation_bytes")
-
-STAGE_NAMES = {STEM: "stem", HEAD: "head"}
-
-
-def stage_name(stage: int) -> str:
-    """`stem`, `conv2` … `conv5`, `head`: the names the layers themselves carry."""
-    return STAGE_NAMES.get(stage, f"conv{stage}")
-
 
 def inbound_layer_names(layer: keras.Layer) -> list[str]:
     """Names of the layers whose outputs feed `layer` (in a functional model), in argument order."""

@@ -60,17 +60,15 @@ def how_to_get(weights_name: str, include_top: bool = True) -> str:
             f"or set RESNET_WEIGHTS=/path/to/{name} or RESNET_WEIGHTS_DIR=/folder/holding/it")
 
 
-def imagenet_weights_path(arch_name: str, include_top: bool = True, *, cache_dir: str | None = None,
+def imagenet_weights_path(weights_name: str, include_top: bool = True, *, cache_dir: str | None = None,
                           download: bool = True) -> str:
-    """The local path of `arch_name`'s verified ImageNet weights, fetching them into Keras' cache if allowed.
+    """The local path of keras.applications' verified ImageNet file `weights_name` (its file stem, a key of `MD5`:
+    an architecture's `imagenet_weights`), fetching it into Keras' cache if allowed.
 
     Raises WeightsUnavailable with a one-line how-to when the file cannot be found, fetched or verified.
     """
-    from resnet.architectures import get
-
-    weights_name = get(arch_name).imagenet_weights
-    if weights_name is None:
-        raise WeightsUnavailable(f"{arch_name} has no published ImageNet weights")
+    if weights_name not in MD5:
+        raise WeightsUnavailable(f"{weights_name} has no published ImageNet weights")
     name, md5 = file_name(weights_name, include_top), expected_md5(weights_name, include_top)
 
     explicit = os.environ.get("RESNET_WEIGHTS")
@@ -83,7 +81,8 @@ def imagenet_weights_path(arch_name: str, include_top: bool = True, *, cache_dir
     cache_dir = str(cache_dir or keras_home())
     cached = Path(cache_dir) / "models" / name
     if not download and not cached.is_file():
-        raise WeightsUnavailable(f"ImageNet weights for {arch_name} are not here: {how_to_get(weights_name, include_top)}")
+        raise WeightsUnavailable(
+            f"ImageNet weights for {weights_name} are not here: {how_to_get(weights_name, include_top)}")
     # get_file falls back to /tmp/.keras when the cache folder does not exist yet: make it.
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     origin = os.environ.get("RESNET_WEIGHTS_ORIGIN", KERAS_ORIGIN).rstrip("/") + "/" + name
@@ -97,7 +96,7 @@ def imagenet_weights_path(arch_name: str, include_top: bool = True, *, cache_dir
     except Exception as exc:  # keras wraps every fetch failure in a bare Exception
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise WeightsUnavailable(
-            f"ImageNet weights for {arch_name} could not be fetched ({reason}); "
+            f"ImageNet weights for {weights_name} could not be fetched ({reason}); "
             f"{how_to_get(weights_name, include_top)}") from None
 
 

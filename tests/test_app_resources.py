@@ -8,7 +8,8 @@ import keras
 import resnet
 from app import resources
 from resnet import table
-from resnet.diagrams import ModelSpec, PlotOptions, View
+from resnet.architectures import ModelSpec
+from resnet.diagrams import PlotOptions, View
 from tests.conftest import AtOnce, run_together
 
 

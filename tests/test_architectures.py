@@ -5,8 +5,11 @@ import numpy as np
 import pytest
 
 import resnet
-from resnet.architectures import HEAD, STEM, block_model, locate, stage_model
+from resnet import architectures
+from resnet.architectures import Architecture, ModelSpec, block_model, stage_model
+from resnet.blocks import ConvStyle
 from resnet.errors import UnknownArchitecture, UserError
+from resnet.naming import HEAD, STEM, locate
 from tests.conftest import run_together
 
 
@@ -36,15 +39,16 @@ def test_cifar_family_matches_he_et_al_table_6(depth, millions):
     model = resnet.build(f"resnet{depth}")
     assert round(trainable(model) / 1e6, 2 if depth < 100 else 1) == millions
     assert model.output.shape == (None, 10)
-    convs = [l for l in model.layers if isinstance(l, keras.layers.Conv2D)]
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     assert len(convs) + 1 == depth  # 6n+2 weighted layers: the convs and the classifier
-    assert {l.filters for l in convs} == {16, 32, 64}
+    assert {layer.filters for layer in convs} == {16, 32, 64}
 
 
 def test_every_row_builds_and_its_depth_counts_its_weighted_layers():
     for name, arch in resnet.ARCHITECTURES.items():
         model = resnet.build(name)
-        convs = [l for l in model.layers if isinstance(l, keras.layers.Conv2D) and not l.name.endswith(("_0_conv", "_branch1"))]
+        convs = [layer for layer in model.layers
+                 if isinstance(layer, keras.layers.Conv2D) and not layer.name.endswith(("_0_conv", "_branch1"))]
         assert len(convs) + 1 == arch.depth, name
         assert model.output.shape == (None, arch.classes), name
 
@@ -63,7 +67,7 @@ def test_model_garden_strides_on_the_3x3_and_keras_on_the_1x1():
 
 def test_course_version_uses_its_own_names_and_head():
     model = resnet.build("resnet50_course")
-    names = {l.name for l in model.layers}
+    names = {layer.name for layer in model.layers}
     assert {"conv1", "bn_conv1", "res2a_branch2a", "bn2a_branch2a", "res2a_branch1", "res5c_branch2c",
             "fc6"} <= names
     assert model.input.shape == (None, 64, 64, 3)
@@ -73,16 +77,16 @@ def test_course_version_uses_its_own_names_and_head():
 
 def test_plain_twin_has_the_same_layers_but_no_addition():
     residual, plain = resnet.build("resnet56"), resnet.build("resnet56", plain=True)
-    assert not [l for l in plain.layers if isinstance(l, keras.layers.Add)]
-    assert len([l for l in residual.layers if isinstance(l, keras.layers.Add)]) == 27
+    assert not [layer for layer in plain.layers if isinstance(layer, keras.layers.Add)]
+    assert len([layer for layer in residual.layers if isinstance(layer, keras.layers.Add)]) == 27
     assert plain.count_params() == residual.count_params()  # option A shortcuts have no parameters
     plain50 = resnet.build("resnet50", plain=True)
-    assert "conv3_block1_0_conv" not in {l.name for l in plain50.layers}
+    assert "conv3_block1_0_conv" not in {layer.name for layer in plain50.layers}
 
 
 def test_batch_norm_switch_and_initialiser_override():
     model = resnet.build("resnet20", batch_norm=False, kernel_initializer="glorot_uniform")
-    assert not [l for l in model.layers if isinstance(l, keras.layers.BatchNormalization)]
+    assert not [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     assert model.get_layer("conv2_block1_1_conv").kernel_initializer.__class__.__name__ == "GlorotUniform"
 
 
@@ -148,16 +152,69 @@ def test_bad_arguments_give_one_line_errors(kwargs, words):
         assert isinstance(error.value, UnknownArchitecture) and "resnet50" in str(error.value)
 
 
-def test_locate_reads_both_naming_schemes():
-    assert locate("conv4_block6_3_bn") == (4, 6)
-    assert locate("conv3_block1_0_pad") == (3, 1)
-    assert locate("res5c_branch2c") == (5, 3)
-    assert locate("bn3d_branch2b") == (3, 4)
-    assert locate("conv1_conv") == (STEM, 0) and locate("bn_conv1") == (STEM, 0)
-    assert locate("predictions") == (HEAD, 0) and locate("post_bn") == (HEAD, 0)
+GOOD_ROW = {"name": "row", "title": "Row", "block": "basic", "depths": (1, 1), "widths": (8, 16), "strides": (1, 2)}
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"block": "bottelneck"}, "block is 'bottelneck'; choose one of 'bottleneck', 'preact_bottleneck', 'basic'"),
+    ({"stem": "imagenet1k"}, "stem is 'imagenet1k'; choose one of 'imagenet', 'preact', 'course', 'cifar'"),
+    ({"stride_on": "1×1"}, "stride_on is '1×1'; choose one of '1x1', '3x3'"),
+    ({"stride_in": "middle"}, "stride_in is 'middle'; choose one of 'first', 'last'"),
+    ({"shortcut": "zero"}, "shortcut is 'zero'; choose one of 'projection', 'zeros'"),
+    ({"head": "global"}, "head is 'global'; choose one of 'gap', 'avgpool_flatten'"),
+    ({"naming": "torchvision"}, "naming is 'torchvision'; choose one of 'keras', 'course'"),
+    ({"depths": (1, 1, 1)}, "one value per stage, not 3 depths, 2 widths, 2 strides"),
+    ({"strides": (1,)}, "one value per stage, not 2 depths, 2 widths, 1 strides"),
+    ({"depths": (), "widths": (), "strides": ()}, "depths must be a non-empty tuple"),
+    ({"depths": (1, 0)}, "depths must be a non-empty tuple of positive whole numbers, not (1, 0)"),
+    ({"widths": (8, 16.0)}, "widths must be"),
+    ({"strides": [1, 2]}, "strides must be"),
+    ({"depths": (1,) * 5, "widths": (8,) * 5, "strides": (1,) * 5}, "at most 4 residual stages"),
+    ({"classes": 0}, "classes must be a positive whole number"),
+    ({"stem_width": -16}, "stem_width must be a positive whole number"),
+    ({"input_shape": (32, 32)}, "input_shape must be (height, width, 3)"),
+    ({"input_shape": (32, 32, 1)}, "input_shape must be (height, width, 3)"),
+    ({"imagenet_weights": "resnet18"}, "imagenet_weights is 'resnet18'; keras.applications' files are resnet50,"),
+    ({"block": "bottleneck", "shortcut": "zeros"}, "shortcut 'zeros' needs block 'basic'"),
+    ({"stride_on": "3x3"}, "stride_on '3x3' needs block 'bottleneck'"),
+    ({"naming": "course", "depths": (27, 1)}, "at most 26 per stage"),
+])
+def test_a_bad_row_is_refused_with_the_field_and_what_it_may_be(change, words):
+    with pytest.raises(ValueError) as error:
+        Architecture(**{**GOOD_ROW, **change})
+    assert str(error.value).startswith("row: ") and words in str(error.value)
+
+
+def test_a_good_row_passes_the_checks():
+    assert Architecture(**GOOD_ROW).depth == 2 * 2 + 2
+
+
+def test_a_block_without_a_builder_is_refused_not_built_as_a_bottleneck():
+    row = Architecture(**GOOD_ROW)
+    object.__setattr__(row, "block", "resnext")  # past the row's own check, as a new block kind half-added would be
+    with pytest.raises(ValueError, match="no builder for block 'resnext'"):
+        architectures.stage(keras.Input((8, 8, 8)), row, 0, ConvStyle())
+
+
+def test_layers_of_the_course_net_are_placed_in_its_stages():
     for layer in resnet.build("resnet50_course").layers:
         stage, block = locate(layer.name)
         assert stage in (STEM, HEAD) or 2 <= stage <= 5
+
+
+def test_model_spec_builds_what_it_describes():
+    model = ModelSpec("resnet20", input_size=64, classes=7, plain=True, batch_norm=False).build()
+    assert model.input.shape == (None, 64, 64, 3) and model.output.shape == (None, 7)
+    assert model.name == "resnet20_plain"
+    assert not [layer for layer in model.layers if isinstance(layer, (keras.layers.Add,
+                                                                      keras.layers.BatchNormalization))]
+    assert ModelSpec("resnet20", include_top=False).build().output.shape == (None, 8, 8, 64)
+
+
+def test_catalogue_has_one_row_per_network():
+    rows = architectures.catalogue()
+    assert list(rows.name) == list(resnet.ARCHITECTURES)
+    assert rows.set_index("name").loc["resnet50_garden", "down-sampling stride on"] == "3×3"
 
 
 def test_block_and_stage_models_see_the_shapes_of_the_real_network():
@@ -169,6 +226,6 @@ def test_block_and_stage_models_see_the_shapes_of_the_real_network():
     assert projection.count_params() - plain.count_params() == 256 * 512 + 512 + 4 * 512
     stage4 = stage_model("resnet50", 4)
     assert stage4.output.shape == (None, 14, 14, 1024)
-    assert len({locate(l.name)[1] for l in stage4.layers[1:]}) == 6
+    assert len({locate(layer.name)[1] for layer in stage4.layers[1:]}) == 6
     with pytest.raises(UserError, match="stages 2 to 5"):
         stage_model("resnet50", 6)

@@ -2,8 +2,10 @@
 
 import keras
 import numpy as np
+import pytest
 
-from resnet.blocks import BlockNames, ConvStyle, ZeroPadShortcut, basic_block, identity_block, projection_block
+from resnet.blocks import ConvStyle, ZeroPadShortcut, basic_block, bottleneck_block, identity_block, projection_block
+from resnet.naming import BlockNames
 
 
 def one_block(make, input_shape, **kwargs):
@@ -36,7 +38,7 @@ def test_projection_block_projects_the_shortcut_and_its_plain_twin_does_not():
     plain = one_block(projection_block, (8, 8, 16), width=8, shortcut=False)
     assert residual.output.shape == plain.output.shape == (None, 4, 4, 32)
     assert residual.get_layer("conv3_block2_0_conv").strides == (2, 2)
-    assert "conv3_block2_0_conv" not in {l.name for l in plain.layers}
+    assert "conv3_block2_0_conv" not in {layer.name for layer in plain.layers}
     assert residual.count_params() - plain.count_params() == (16 * 32 + 32) + 4 * 32
 
 
@@ -55,12 +57,12 @@ def test_basic_block_with_option_a_has_the_parameters_of_its_plain_twin():
     plain = one_block(basic_block, (8, 8, 16), width=32, strides=2, shortcut_kind="zeros", shortcut=False)
     assert residual.count_params() == plain.count_params()
     assert residual.output.shape == (None, 4, 4, 32)
-    assert any(isinstance(l, keras.layers.Add) for l in residual.layers)
-    assert not any(isinstance(l, keras.layers.Add) for l in plain.layers)
+    assert any(isinstance(layer, keras.layers.Add) for layer in residual.layers)
+    assert not any(isinstance(layer, keras.layers.Add) for layer in plain.layers)
 
 
-def test_block_names_in_both_schemes():
-    keras_names, course = BlockNames(4, 6), BlockNames(2, 1, "course")
-    assert keras_names(2, "conv") == "conv4_block6_2_conv" and keras_names(None, "out") == "conv4_block6_out"
-    assert course(1, "conv") == "res2a_branch2a" and course(3, "bn") == "bn2a_branch2c"
-    assert course(0, "conv") == "res2a_branch1" and course(0, "bn") == "bn2a_branch1"
+def test_an_unknown_stride_place_or_shortcut_kind_is_refused():
+    with pytest.raises(ValueError, match="stride_on"):
+        one_block(bottleneck_block, (8, 8, 16), width=4, strides=2, projection=True, stride_on="1×1")
+    with pytest.raises(ValueError, match="shortcut_kind"):
+        one_block(basic_block, (8, 8, 16), width=32, strides=2, shortcut_kind="zero")

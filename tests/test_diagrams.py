@@ -8,8 +8,10 @@ import pytest
 
 import resnet
 from resnet import diagrams, table
-from resnet.diagrams import ModelSpec, PlotOptions, View
+from resnet.architectures import ModelSpec
+from resnet.diagrams import PlotOptions, View
 from resnet.errors import UserError
+from resnet.naming import block_key
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +87,7 @@ def test_a_projection_block_and_its_plain_twin():
 
 
 def test_block_kinds_are_read_from_the_graph(resnet50_table):
-    kinds = {diagrams.block_key(*pair): diagrams.block_kind(resnet50_table, *pair)
+    kinds = {block_key(*pair): diagrams.block_kind(resnet50_table, *pair)
              for pair in diagrams.residual_blocks(resnet50_table)}
     assert [key for key, kind in kinds.items() if kind == "projection"] == [
         "conv2_block1", "conv3_block1", "conv4_block1", "conv5_block1"]

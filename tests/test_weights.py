@@ -37,6 +37,17 @@ def test_the_file_names_and_hashes_are_keras_applications(official_resnet50_h5):
     assert weights.file_name("resnet50", include_top=False).endswith("_notop.h5")
 
 
+def test_files_are_named_by_their_stem_not_by_a_network_of_the_table(tmp_path, monkeypatch):
+    # A file keras.applications might add tomorrow is found by its stem before any row of the table names it.
+    path = tmp_path / weights.file_name("resnet9000")
+    path.write_bytes(b"not really weights")
+    monkeypatch.setitem(weights.MD5, "resnet9000", (weights.md5_of(path), "0" * 32))
+    monkeypatch.setenv("RESNET_WEIGHTS", str(path))
+    assert weights.imagenet_weights_path("resnet9000", cache_dir=str(tmp_path)) == str(path)
+    with pytest.raises(WeightsUnavailable, match="^resnet18 has no published ImageNet weights$"):
+        weights.imagenet_weights_path("resnet18", cache_dir=str(tmp_path))
+
+
 def test_fetch_from_a_file_origin_into_the_cache(origin, trusted, tmp_path, monkeypatch):
     monkeypatch.setenv("RESNET_WEIGHTS_ORIGIN", origin.as_uri())
     cache = tmp_path / "keras"

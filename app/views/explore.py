@@ -10,7 +10,8 @@ from app.panels.receptive import architecture_receptive_panel
 from app.resources import layer_table, picture
 from resnet import diagrams, table
 from resnet.architecture_charts import stage_figure
-from resnet.diagrams import ModelSpec, PlotOptions, View
+from resnet.architectures import ModelSpec
+from resnet.diagrams import PlotOptions, View
 from resnet.errors import UserError
 
 # Percent of Graphviz's natural size, or "fit": the whole drawing in the frame (a block, Add node included, at once).

@@ -5,8 +5,7 @@ import streamlit as st
 import resnet
 from app.resources import layer_table
 from resnet import table
-from resnet.architectures import catalogue
-from resnet.diagrams import ModelSpec
+from resnet.architectures import ModelSpec, catalogue
 
 st.title("ResNet Explorer")
 st.markdown(

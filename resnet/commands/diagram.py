@@ -8,7 +8,7 @@ from pathlib import Path
 from resnet import architectures, diagrams
 from resnet.commands.summary import add_model_arguments, model_spec
 from resnet.errors import UserError
-from resnet.table import stage_name
+from resnet.naming import stage_name
 
 
 def register(subparsers) -> None:

@@ -8,7 +8,8 @@ import sys
 import pandas as pd
 
 from resnet import table
-from resnet.diagrams import ModelSpec
+from resnet.architectures import ModelSpec
+from resnet.naming import stage_name
 
 
 def add_model_arguments(parser) -> None:
@@ -66,7 +67,7 @@ def format_layers(rows: pd.DataFrame) -> str:
     shown = pd.DataFrame({
         "layer": rows.name,
         "type": rows.type,
-        "stage": [table.stage_name(stage) for stage in rows.stage],
+        "stage": [stage_name(stage) for stage in rows.stage],
         "block": rows.block.map(lambda block: block or ""),
         "output": rows.output_shape.map(_shape),
         "params": rows.params.map("{:,}".format),

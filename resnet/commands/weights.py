@@ -1,6 +1,6 @@
 """`python -m resnet weights`: fetch and verify the ImageNet files (what `make weights` runs on a connected machine)."""
 
-from resnet.architectures import WITH_WEIGHTS
+from resnet.architectures import ARCHITECTURES, WITH_WEIGHTS
 from resnet.weights import imagenet_weights_path
 
 
@@ -17,6 +17,7 @@ def register(subparsers):
 
 def run(args) -> int:
     for name in args.arch:
-        path = imagenet_weights_path(name, include_top=not args.no_top, download=not args.offline)
+        weights_name = ARCHITECTURES[name].imagenet_weights
+        path = imagenet_weights_path(weights_name, include_top=not args.no_top, download=not args.offline)
         print(f"{name}: {path}")
     return 0
