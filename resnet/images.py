@@ -11,6 +11,8 @@ from os import PathLike
 from pathlib import Path
 
 import numpy as np
+from keras.applications import resnet as keras_resnet
+from keras.applications import resnet_v2 as keras_resnet_v2
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from resnet.errors import ImageError
@@ -126,12 +128,9 @@ def preprocess(batch: np.ndarray, preprocessing: str) -> np.ndarray:
     """
     if preprocessing not in PREPROCESSING_MODES:
         raise ValueError(f"preprocessing must be one of {PREPROCESSING_MODES}, not {preprocessing!r}")
-    # Imported here so that decoding (CLI checks, app uploads) does not pay for starting TensorFlow.
-    from keras.applications import resnet, resnet_v2
-
     # A float32 copy: keras' numpy path subtracts in place, which would otherwise write into the caller's array.
     x = np.array(batch, dtype=np.float32)
-    fn = resnet.preprocess_input if preprocessing == "caffe" else resnet_v2.preprocess_input
+    fn = keras_resnet.preprocess_input if preprocessing == "caffe" else keras_resnet_v2.preprocess_input
     return np.asarray(fn(x), dtype=np.float32)
 
 

@@ -5,7 +5,9 @@ cached per photo (st.cache_data); nothing runs until a visitor switches the pane
 """
 
 
-def panel_key(name: str, number: int, prediction) -> str:
-    """A widget's key for one photo, as the Predict page makes them (app/views/predict.py: photo_key): a choice
-    made for one photo is not carried over to the next one put in its place."""
+
+
+def photo_key(name: str, number: int, prediction) -> str:
+    """A widget's key for one photo, on the Predict page and in its panels: a choice made for one photo is not
+    carried over to the next one put in its place (nor is the browser left showing that photo's option labels)."""
     return f"{name}_{number}_{prediction.source}"

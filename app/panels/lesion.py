@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from app.panels import panel_key
+from app.panels import photo_key
 from resnet import images
 from resnet.inference import top_scores
 from resnet.lesion import LesionNet, LesionResult
@@ -29,13 +29,13 @@ def lesions(_classifier, _net, network: int, crop: np.ndarray, preprocessing: st
 
 
 def lesion_panel(classifier, prediction, number: int) -> None:
-    if not st.toggle("Take residual blocks out (lesion study)", key=panel_key("lesion", number, prediction)):
+    if not st.toggle("Take residual blocks out (lesion study)", key=photo_key("lesion", number, prediction)):
         return
     st.markdown(EXPLANATION)
     net = lesion_net(classifier, classifier.arch_name, id(classifier.model))
     names = net.block_names
     chosen = st.multiselect("Blocks to remove together", names, default=[names[len(names) // 2]],
-                            key=panel_key("lesion_blocks", number, prediction))
+                            key=photo_key("lesion_blocks", number, prediction))
     result = lesions(classifier, net, id(classifier.model), prediction.crop, prediction.preprocessing, tuple(chosen))
     intact = top_scores(result.intact, classifier.labels)
     if chosen:

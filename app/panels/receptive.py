@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 import resnet
-from app.panels import panel_key
+from app.panels import photo_key
 from resnet import images
 from resnet.receptive import NOISE_IMAGES, FieldProbe, field_layers, noise_images, plain_twin
 from resnet.residual_charts import field_picture
@@ -76,11 +76,11 @@ def photo_fields(_classifier, _probes, network: int, crop: np.ndarray, preproces
 
 
 def receptive_panel(classifier, prediction, number: int) -> None:
-    if not st.toggle("How far a unit sees (receptive fields)", key=panel_key("receptive", number, prediction)):
+    if not st.toggle("How far a unit sees (receptive fields)", key=photo_key("receptive", number, prediction)):
         return
     st.markdown(EXPLANATION)
     probes = photo_probes(classifier, classifier.arch_name, id(classifier.model))
-    key = panel_key("field", number, prediction)
+    key = photo_key("field", number, prediction)
     layer, position = field_controls(classifier.arch_name, probes[0], key)
     fields = photo_fields(classifier, probes, id(classifier.model), prediction.crop, prediction.preprocessing, layer,
                           position)

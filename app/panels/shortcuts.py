@@ -3,7 +3,7 @@
 import numpy as np
 import streamlit as st
 
-from app.panels import panel_key
+from app.panels import photo_key
 from resnet import images
 from resnet.residual_charts import shortcut_figure
 from resnet.shortcuts import ShortcutProbe
@@ -22,7 +22,7 @@ def signals(_classifier, _probe, network: int, crop: np.ndarray, preprocessing: 
 
 
 def shortcuts_panel(classifier, prediction, number: int) -> None:
-    if not st.toggle("Follow the signal through the shortcuts", key=panel_key("shortcuts", number, prediction)):
+    if not st.toggle("Follow the signal through the shortcuts", key=photo_key("shortcuts", number, prediction)):
         return
     st.markdown("Each block outputs F(x) + x: its residual branch F adds to what its shortcut carries (x, or its "
                 "1×1 projection where the block down-samples). The bars compare their sizes for this photo, "

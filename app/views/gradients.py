@@ -15,8 +15,8 @@ from resnet.datasets import (NAMED_SOURCES, cifar10_cached, data_root, open_name
                              server_folders)
 from resnet.errors import RunRefused, UserError
 from resnet.gradient_charts import curve_figure, norm_heatmap, norms_by_depth_figure
-from resnet.training import (INITIALIZERS, LAB_IMAGE_SIZES, OPTIMIZERS, BackgroundRun, RunConfig, records_table,
-                             run_document)
+from resnet.training import (INITIALIZERS, LAB_IMAGE_SIZES, OPTIMIZERS, VARIANTS, BackgroundRun, RunConfig,
+                             records_table, run_document)
 from resnet.uploads import open_upload
 
 DATA_SOURCES = {"offline": "generated shapes (offline)", "noise": "random noise (the probe batch)",
@@ -76,7 +76,7 @@ def chosen_run():
     state = st.session_state
     arch = chosen("arch", LAB_IMAGE_SIZES)
     data, opener = chosen_data(chosen("data", offered_sources()))
-    config = RunConfig(arch=arch, variants=tuple(v for v in ("residual", "plain") if state[v]),
+    config = RunConfig(arch=arch, variants=tuple(v for v in VARIANTS if state[v]),
                        batch_norm=bool(state.batch_norm),
                        initializer=chosen("initializer", INITIALIZERS), seed=int(state.seed),
                        batch_size=int(state.batch_size), optimizer=chosen("optimizer", OPTIMIZERS),

@@ -5,6 +5,7 @@ import streamlit as st
 import resnet
 from app import photo_cache
 from app.classifier import get_classifier
+from app.panels import photo_key
 from app.panels.lesion import lesion_panel
 from app.panels.receptive import receptive_panel
 from app.panels.shortcuts import shortcuts_panel
@@ -24,12 +25,6 @@ FIRST_FEATURE_LAYER = "conv1_relu"
 
 
 # ---- one photo -----------------------------------------------------------------------------------------------------
-
-def photo_key(name: str, number: int, prediction) -> str:
-    """A widget's key for one photo: a choice made for one photo is not carried over to the next one put in its
-    place (nor is the browser left showing that photo's option labels)."""
-    return f"{name}_{number}_{prediction.source}"
-
 
 def show_prediction(classifier, prediction, number: int) -> None:
     st.subheader(prediction.source)
