@@ -143,8 +143,9 @@ _ROWS = [
                  style=ConvStyle(use_bias=False, kernel_initializer="he_normal", weight_decay=1e-4,
                                  bn_epsilon=1e-5, bn_momentum=0.9),
                  source="TensorFlow Model Garden's ResNet-50 (Keras functional API)", **{**_V1}),
-    # The course's net (seeds 001/004): Keras' default BatchNorm constants, no padding before the max-pool, and
-    # AvgPool(2) → Flatten instead of a global pool. Stage 2 does not stride, as in the original assignment.
+    # The course's net (the deeplearning.ai assignment and Peixeiro's guide): Keras' default BatchNorm constants, no
+    # padding before the max-pool, and AvgPool(2) → Flatten instead of a global pool. Stage 2 does not stride, as in
+    # the original assignment.
     Architecture("resnet50_course", "ResNet-50 (course, 64×64, 6 classes)", depths=(3, 4, 6, 3), stem="course",
                  style=ConvStyle(bn_epsilon=1e-3), head="avgpool_flatten", naming="course", input_shape=(64, 64, 3),
                  classes=6, source="deeplearning.ai's “Residual Networks” assignment; M. Peixeiro, “Hitchhiker's Guide "
@@ -366,7 +367,7 @@ def _stage_input_shape(full, arch, index):
 
 
 def catalogue():
-    """The architecture table as a DataFrame, one row per network: what tells the seeds' ResNet-50s apart."""
+    """The architecture table as a DataFrame, one row per network: what tells the source articles' ResNet-50s apart."""
     rows = []
     for arch in ARCHITECTURES.values():
         rows.append({

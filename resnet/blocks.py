@@ -19,7 +19,7 @@ from resnet.naming import BlockNames
 
 @dataclass(frozen=True)
 class ConvStyle:
-    """How every convolution and BatchNorm of one network is made; it differs between the seeds' ResNet-50s."""
+    """How every convolution and BatchNorm of one network is made; the source articles' ResNet-50s differ in it."""
 
     use_bias: bool = True
     kernel_initializer: str = "glorot_uniform"
@@ -130,7 +130,7 @@ def identity_block(x, width, *, names: BlockNames, style: ConvStyle, shortcut=Tr
 
 
 def projection_block(x, width, *, names: BlockNames, style: ConvStyle, strides=2, shortcut=True, **kwargs):
-    """The seeds' "convolutional block": a 1×1 conv + BN on the shortcut matches the new shape, y = F(x) + W_s x."""
+    """The course's "convolutional block": a 1×1 conv + BN on the shortcut matches the new shape, y = F(x) + W_s x."""
     return bottleneck_block(x, width, names=names, style=style, strides=strides, projection=True,
                             shortcut=shortcut, **kwargs)
 

@@ -1,4 +1,4 @@
-"""The architecture table: every row builds, with the published parameter counts and the seeds' differences."""
+"""The architecture table: every row builds, with published parameter counts and the source articles' differences."""
 
 import keras
 import numpy as np
