@@ -12,6 +12,9 @@ from __future__ import annotations
 import os
 import resource
 import statistics
+import sys
+import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,8 +22,16 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+import tensorflow as tf
 
+import resnet
+from resnet import devices, engines, images
+from resnet.inference import Classifier, sample_images
+from resnet.lesion import LesionNet
 from resnet.paths import FIRST_SAMPLE, ROOT
+from resnet.processes import run_measured
+from resnet.residual_blocks import BlockWalk
+from resnet.training import step_overhead
 
 TARGET_RATIO = 1.1  # the app's warm bytes → top-5 against the fastest bare fp32 forward pass
 BF16_TARGET = 0.6  # bf16 forward pass against fp32's, on the same engine
@@ -58,21 +69,15 @@ class Context:
 
     @cached_property
     def model(self):
-        import resnet
-
         return resnet.build(self.arch, seed=0)  # random weights: speed does not depend on their values
 
     @cached_property
     def preprocessing(self) -> str:
-        import resnet
-
         return resnet.ARCHITECTURES[self.arch].preprocessing
 
     @cached_property
     def classifier(self):
         """The app's classifier ("auto" engine), built as the app builds it, warm-up included."""
-        from resnet.inference import Classifier
-
         began = time.perf_counter()
         classifier = Classifier(self.model, pretrained=False, weights_source="random (bench)", arch=self.arch)
         self.build_times[f"Classifier({classifier.engine.name}) incl. warm-up"] = _ms_since(began)
@@ -83,8 +88,6 @@ class Context:
     def engines(self) -> dict:
         """Every fp32 engine that runs here, each built from scratch with its set-up and first call timed (the
         `choice` section compares them with engines.SETUP_S), and bf16 where the hardware has it."""
-        from resnet import devices, engines
-
         found = {}
         names = ["tf", "tf-folded"] + (["openvino"] if engines.openvino_available() else [])
         for name in names:
@@ -105,8 +108,6 @@ class Context:
         return FIRST_SAMPLE.read_bytes()
 
     def batch(self, size: int) -> np.ndarray:
-        from resnet import images
-
         rgb = images.decode_image(self.photo)
         return np.repeat(images.prepare(rgb, preprocessing=self.preprocessing)[np.newaxis], size, axis=0)
 
@@ -129,8 +130,6 @@ def interleaved(cases: dict[str, Callable[[], object]], runs: int, warm: int = 2
 
 def warm_paths(context: Context) -> Section:
     """Forward pass per engine and the app's bytes → top-5, in one interleaved loop so the ratios are fair."""
-    from resnet import images
-
     classifier, photo = context.classifier, context.photo
     x1 = context.batch(1)
     cases = {f"forward {name}": (lambda engine=engine: engine(x1)) for name, engine in context.engines.items()}
@@ -204,8 +203,6 @@ def first_calls(context: Context) -> Section:
 
 
 def _fresh_classifier_first_request(context: Context) -> float:
-    from resnet.inference import Classifier
-
     classifier = Classifier(context.model, pretrained=False, weights_source="random (bench)", arch=context.arch)
     began = time.perf_counter()
     classifier.classify_each([(FIRST_SAMPLE.name, context.photo)])
@@ -214,8 +211,6 @@ def _fresh_classifier_first_request(context: Context) -> float:
 
 def training_overhead(context: Context) -> Section:
     """The gradient lab's per-kernel gradient-norm tracking against a bare train step (resnet.training)."""
-    from resnet.training import step_overhead
-
     steps = max(3, context.runs // 2)
     result = step_overhead("resnet20", batch=64, steps=steps)
     section = Section("training", f"Train step of resnet20, batch 64 (median of {steps} interleaved steps)",
@@ -231,12 +226,6 @@ LESION_TARGET_S = 2.0  # every block of ResNet-50 removed in turn, for one photo
 def lesions(context: Context) -> Section:
     """Every block removed in turn (resnet.lesion): the one batch whose rows join where they first differ, against
     the same networks as full rows of one batch, and one intact forward pass."""
-    import tensorflow as tf
-
-    from resnet import engines
-    from resnet.lesion import LesionNet
-    from resnet.residual_blocks import BlockWalk
-
     net, x1 = LesionNet(context.model, context.arch), context.batch(1)
     count = len(net.blocks)
     walk = BlockWalk(context.model, context.arch)
@@ -274,8 +263,6 @@ def memory(context: Context) -> Section:
 def engine_choice(context: Context) -> Section:
     """What each engine costs before its first answer and per photo after it, against the table the CLI chooses by
     (engines.SETUP_S, PER_PHOTO_S): the number of photos from which a conversion pays for itself."""
-    from resnet import engines
-
     context.engines  # noqa: B018 -- builds every engine from scratch, timing set-up and first call
     x1 = context.batch(1)
     fp32 = {name: engine for name, engine in context.engines.items() if name in engines.SETUP_S}
@@ -300,9 +287,6 @@ def engine_choice(context: Context) -> Section:
 
 def precision(context: Context) -> Section:
     """bf16 against fp32 on the same engine, where the hardware has bf16; the top-5 of every sample photo in both."""
-    from resnet import devices
-    from resnet.inference import sample_images
-
     reason = devices.bf16_unavailable()
     section = Section("precision", "bf16 against fp32")
     if reason:
@@ -320,8 +304,6 @@ def precision(context: Context) -> Section:
     section.data["bf16_ratio"] = ratio
     section.lines.append(f"Target: bf16 {ratio:.2f}× fp32: {'met' if ratio <= BF16_TARGET else 'MISSED'} "
                          f"(≤ {BF16_TARGET:.2f}×)")
-    from resnet import images
-
     for name, path in sample_images().items():
         x = images.preprocess(images.crop_for_model(images.read_image_file(path))[np.newaxis], context.preprocessing)
         p32, p16 = fp32_engine(x)[0], bf16_engine(x)[0]
@@ -334,11 +316,6 @@ def precision(context: Context) -> Section:
 def cold(context: Context) -> Section:
     """`python -m resnet predict PHOTO --allow-untrained` as a newcomer runs it: a new process, empty caches (no
     Keras home, no cache folder), then the same again warm; the whole process tree's peak memory sampled."""
-    import sys
-    import tempfile
-
-    from resnet.processes import run_measured
-
     command = [sys.executable, "-m", "resnet", "predict", str(FIRST_SAMPLE), "--allow-untrained", "--json"]
     section = Section("cold", "A newcomer's first `python -m resnet predict` (new process, empty caches), then warm")
     with tempfile.TemporaryDirectory() as empty:
@@ -368,8 +345,6 @@ def cold(context: Context) -> Section:
 def answers_first(context: Context) -> Section:
     """A class at once, in one process: 30 threads each ask for a top-5 then a Grad-CAM of its top class, against
     the same 30 top-5s alone. With answers first (resnet.lanes) the Grad-CAMs wait, so the last top-5 barely moves."""
-    import threading
-
     classifier, named = context.classifier, [(FIRST_SAMPLE.name, context.photo)]
     classifier.warm_up_grad_cam()
 

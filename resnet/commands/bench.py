@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import sys
 
+from resnet import bench
+from resnet.bench import SECTIONS, format_section
 from resnet.errors import UserError
 
 
 def register(subparsers) -> None:
-    from resnet.bench import SECTIONS
-
     names = [section.__name__ for section in SECTIONS]
     p = subparsers.add_parser(
         "bench", help="forward pass per engine, bytes → top-5, first calls, memory (medians and ratios)",
@@ -25,8 +25,6 @@ def register(subparsers) -> None:
 
 
 def main(args) -> int:
-    from resnet import bench
-
     if args.runs < 1:
         raise UserError(f"--runs must be at least 1, not {args.runs}")
     sections = bench.run(args.runs, args.only, on_section=None if args.json else _print_section)
@@ -37,6 +35,4 @@ def main(args) -> int:
 
 
 def _print_section(section) -> None:
-    from resnet.bench import format_section
-
     print(format_section(section), end="\n\n", flush=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import sys
 
+import resnet
 from resnet.errors import UserError
 from resnet.training import INITIALIZERS, OPTIMIZERS, Run, RunConfig, run_document
 
@@ -37,8 +38,6 @@ def register(subparsers) -> None:
 
 
 def _config(args, arch: str, variants: tuple) -> RunConfig:
-    import resnet
-
     initializer = args.init
     if initializer is None and arch in resnet.ARCHITECTURES:
         initializer = resnet.ARCHITECTURES[arch].style.kernel_initializer

@@ -9,6 +9,9 @@ import sys
 from resnet import images
 from resnet.architectures import WITH_WEIGHTS
 from resnet.errors import UserError, WeightsUnavailable
+from resnet.inference import UNTRAINED_LABEL, Classifier, top_scores
+from resnet.lesion import LesionNet, removal_name
+from resnet.residual_blocks import find_blocks, residual_blocks
 
 
 def add_photo_arguments(p, *, what: str) -> None:
@@ -31,8 +34,6 @@ def add_network_arguments(p, *, what: str) -> None:
 
 def load_classifier(args, **options):
     """The classifier `add_network_arguments` asked for; a note on stderr when it runs on random weights."""
-    from resnet.inference import Classifier
-
     try:
         classifier = Classifier.load(args.arch, args.weights, allow_untrained=args.allow_untrained, **options)
     except WeightsUnavailable as exc:
@@ -81,10 +82,6 @@ def removals(text: str | None) -> list[tuple[str, ...]] | None:
 
 
 def main(args) -> int:
-    from resnet.inference import top_scores
-    from resnet.lesion import LesionNet, removal_name
-    from resnet.residual_blocks import find_blocks, residual_blocks
-
     if args.top < 1:
         raise UserError(f"--top must be at least 1, not {args.top}")
     chosen = removals(args.blocks)
@@ -117,8 +114,6 @@ def _item(score) -> dict:
 
 
 def format_lesions(document: dict) -> str:
-    from resnet.inference import UNTRAINED_LABEL
-
     best = document["intact"][0]
     lines = [f"{document['file']}: {document['arch']}, weights: {document['weights']}"]
     if not document["pretrained"]:

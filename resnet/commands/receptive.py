@@ -7,7 +7,9 @@ import json
 import sys
 
 from resnet import images
+from resnet.architectures import build, get
 from resnet.errors import UserError
+from resnet.receptive import FieldProbe, field_layers, noise_images, plain_twin
 
 
 def register(subparsers) -> None:
@@ -48,9 +50,6 @@ def _position(text: str) -> tuple[int, int]:
 
 
 def main(args) -> int:
-    from resnet.architectures import build, get
-    from resnet.receptive import FieldProbe, field_layers, noise_images, plain_twin
-
     arch = get(args.arch)
     wanted = _position(args.position) if args.position else None
     layer = args.layer or field_layers(args.arch)[len(field_layers(args.arch)) // 2]

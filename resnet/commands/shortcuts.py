@@ -7,6 +7,8 @@ import json
 import sys
 
 from resnet.commands.lesion import add_photo_arguments, load_photo
+from resnet.inference import UNTRAINED_LABEL
+from resnet.shortcuts import ShortcutProbe
 
 
 def register(subparsers) -> None:
@@ -23,9 +25,6 @@ def register(subparsers) -> None:
 
 
 def main(args) -> int:
-    from resnet.inference import UNTRAINED_LABEL
-    from resnet.shortcuts import ShortcutProbe
-
     classifier, _, model_input = load_photo(args)
     signals = ShortcutProbe(classifier.model, args.arch)(model_input)
     if args.json:
