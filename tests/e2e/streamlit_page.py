@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from playwright.sync_api import ConsoleMessage, Locator, Page
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 # Debian's Chromium (`make chromium`); CHROMIUM=/path overrides it. PyPI Playwright's own browser download is not
 # used: it needs a host that is not reachable here.
@@ -18,6 +19,8 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 DRAWN = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every(chart => {
     const plot = chart.querySelector('.js-plotly-plot'); return plot && plot.data; })
   && !document.querySelector('[data-testid="stSkeleton"]')"""
+RUN_STARTED = """n => window.__scriptRuns > n
+  || document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-script-state') === 'running'"""
 RUN_TIMEOUT_MS = 180_000  # the first Predict run builds and warms ResNet-50 on a shared 2-core machine
 
 # Counts finished script runs: a rerun can start and end between two polls, so watching for "running" can miss it.
@@ -89,6 +92,28 @@ class StreamlitPage:
         before = self.runs()
         action()
         self.wait_idle(after=before)
+
+    def set_number(self, label: str, value: int) -> None:
+        """Type `value` into the number input whose label contains `label`, press Enter, wait for the rerun.
+
+        Typed a moment after a rerun has ended (a test types at once, a person rarely), the keystrokes can land
+        while the frontend is still re-rendering the input: the box shows the number but the widget is no longer
+        marked changed, so Enter sends nothing (seen in about one run in three). Then it is typed again, as a person
+        would when nothing happened."""
+        box = self.page.get_by_test_id("stNumberInput").filter(has_text=label).locator("input")
+        for _ in range(3):
+            before = self.runs()
+            box.fill(str(value))
+            box.press("Enter")
+            try:
+                self.page.wait_for_function(RUN_STARTED, arg=before, timeout=10_000, polling=50)
+                break
+            except PlaywrightTimeoutError:
+                box.fill("")
+        else:
+            raise AssertionError(f"typing {value} into {label!r} and pressing Enter never started a rerun")
+        self.wait_idle()
+        assert box.input_value() == str(value)
 
     # --- widgets -----------------------------------------------------------------------------------------------
 

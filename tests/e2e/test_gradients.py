@@ -11,10 +11,8 @@ STEPS = 200  # far more than the test waits for: the run is stopped by hand
 
 def test_start_and_stop_a_run(ui):
     ui.open("gradients", title="Gradient lab")
-    steps = ui.page.get_by_test_id("stNumberInput").filter(has_text="Steps").locator("input")
-    ui.rerun_after(lambda: (steps.fill(str(STEPS)), steps.press("Enter")))
-    seed = ui.page.get_by_test_id("stNumberInput").filter(has_text="Seed").locator("input")
-    ui.rerun_after(lambda: (seed.fill("7"), seed.press("Enter")))
+    ui.set_number("Steps", STEPS)
+    ui.set_number("Seed", 7)
 
     ui.button("Start").click()
     progress = ui.page.get_by_test_id("stProgress")
