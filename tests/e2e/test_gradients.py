@@ -11,8 +11,7 @@ STEPS = 200  # far more than the test waits for: the run is stopped by hand
 
 def test_start_and_stop_a_run(ui):
     ui.open("gradients", title="Gradient lab")
-    ui.set_number("Steps", STEPS)
-    ui.set_number("Seed", 7)
+    ui.set_numbers({"Steps": STEPS, "Seed": 7})
 
     ui.button("Start").click()
     progress = ui.page.get_by_test_id("stProgress")
