@@ -9,6 +9,7 @@ import threading
 
 import streamlit as st
 
+from app import notices
 from resnet.inference import Classifier
 
 _warming: threading.Thread | None = None
@@ -20,6 +21,9 @@ def get_classifier(arch: str = "resnet50") -> Classifier:
     # Random weights are allowed here only because the page labels every result they give as UNTRAINED. fp32 is
     # the classifier's own precision; bf16 is asked for per request (the page's switch), where the hardware has it.
     classifier = Classifier.load(arch, "imagenet", allow_untrained=True, precision="fp32", background=True)
+    if not classifier.pretrained:  # the page says so in plain words; the operator reads where to put them
+        notices.for_the_operator(f"no ImageNet weights for {arch}: the Predict page serves random weights",
+                                 f"{classifier.weights_problem}; then restart the server")
     threading.Thread(target=_warm_grad_cam_after_the_switch, args=(classifier,), daemon=True,
                      name=f"warm-grad-cam-{arch}").start()
     return classifier

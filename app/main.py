@@ -11,7 +11,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import streamlit as st  # noqa: E402
+from streamlit import runtime  # noqa: E402
+from streamlit.runtime.scriptrunner import get_script_run_ctx  # noqa: E402
 
+from app import upload_gate  # noqa: E402
 from app.classifier import warm_in_background  # noqa: E402
 from app.runtime import keep_keras_state  # noqa: E402
 
@@ -26,4 +29,15 @@ navigation = st.navigation([
     st.Page(VIEWS / "predict.py", title="Predict", icon="🔎", url_path="predict"),
     st.Page(VIEWS / "gradients.py", title="Gradient lab", icon="📉", url_path="gradients"),
 ])
-navigation.run()
+ctx = get_script_run_ctx()
+if ctx is not None:
+    upload_gate.install_on_running(ctx.uploaded_file_mgr)  # plain `streamlit run`: the store's quotas at least
+    if runtime.exists():
+        upload_gate.start_reaper(runtime.get_instance())  # closed tabs' files, which Streamlit would keep
+    if refused := upload_gate.refusal_line(ctx):
+        st.warning(refused)
+try:
+    navigation.run()
+finally:  # st.stop() and reruns end a page by raising
+    if ctx is not None:
+        upload_gate.sweep(ctx)  # files no widget holds any more (a page left, made-up ids) are let go

@@ -2,6 +2,7 @@
 
 `streamlit run` runs app/main.py only when a visitor comes, so the first visitor would wait for TensorFlow to import
 and ResNet-50 to be built and warmed (about 10 s on two cores). Started here, that happens while the server comes up.
+The upload quotas (app/upload_gate.py) go into Streamlit's server here too, before it is made.
 Arguments are `streamlit run`'s options: `python app/serve.py --server.port 8501`.
 """
 
@@ -22,9 +23,11 @@ def warm() -> None:
 def main() -> int:
     from streamlit.web import cli  # noqa: PLC0415
 
+    from app import upload_gate  # noqa: PLC0415
     from app.runtime import keep_keras_state  # noqa: PLC0415
 
     keep_keras_state()
+    upload_gate.install()  # the upload quotas, at the route and the store, before Streamlit makes either
     threading.Thread(target=warm, daemon=True, name="warm-at-start").start()
     sys.argv = ["streamlit", "run", str(ROOT / "app" / "main.py"), *sys.argv[1:]]
     return cli.main()

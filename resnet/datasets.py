@@ -172,8 +172,10 @@ class ImageFolder:
             self._dataset = keras.utils.image_dataset_from_directory(
                 path, label_mode="int", image_size=(image_size, image_size), batch_size=None, shuffle=False,
                 verbose=False)
-        except ValueError as exc:  # keras says "No images found in directory …" and the like
-            raise DataUnavailable(f"cannot read images from {self.name}: {str(exc).splitlines()[0]}") from None
+        except ValueError as exc:  # keras says "No images found in directory <path>" and the like
+            # keras' words name the path: the CLI's user may read them, a page's visitor may not
+            why = str(exc).splitlines()[0] if label is None else "no image files in its class folders"
+            raise DataUnavailable(f"cannot read images from {self.name}: {why}") from None
         self.class_names = tuple(self._dataset.class_names)
 
     def batches(self, batch_size: int, seed: int) -> Iterator[Batch]:

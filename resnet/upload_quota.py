@@ -6,8 +6,8 @@ takes a place in flight (`reserve`, refused or made to wait before its body is r
 (`admit`, refused when what the session or the server holds would cross a quota) or dropped; files leave the account
 when the visitor removes them, when no widget holds them any more, and when the session ends.
 
-Every refusal is a `QuotaRefused` whose message is the one line the visitor reads; the ledger also keeps the last
-few per session so that the page can say what happened to files the browser sent while no script was running.
+Every refusal is a `QuotaRefused` whose message is the one line the visitor reads; the ledger also counts them per
+session so that the page can say, in one line, what happened to files the browser sent while no script was running.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import dataclasses
 import os
 import threading
 import time
-from collections import deque
 
 from resnet.errors import UserError
 from resnet.images import MAX_PHOTOS
@@ -32,7 +31,6 @@ ENVIRONMENT = {
     "RESNET_SERVER_UPLOAD_FILES": "server_files",
     "RESNET_SERVER_UPLOADS_IN_FLIGHT": "server_in_flight",
 }
-KEPT_REFUSALS = 5  # per session, most recent: what the page shows on its next run
 
 
 class QuotaRefused(UserError):
@@ -92,7 +90,8 @@ class _Session:
     added: dict[str, float] = dataclasses.field(default_factory=dict)  # file id -> when it was admitted
     in_flight: int = 0
     reserved: int = 0  # bytes announced by the requests in flight (their Content-Length)
-    refusals: deque = dataclasses.field(default_factory=lambda: deque(maxlen=KEPT_REFUSALS))
+    refused: int = 0  # requests refused since the page last said so
+    last_refusal: str = ""
 
     @property
     def held(self) -> int:
@@ -100,7 +99,7 @@ class _Session:
 
     @property
     def empty(self) -> bool:
-        return not self.files and not self.in_flight and not self.refusals
+        return not self.files and not self.in_flight and not self.refused
 
 
 class UploadLedger:
@@ -199,7 +198,7 @@ class UploadLedger:
             self._files -= len(state.files)
             state.files.clear()
             state.added.clear()
-            state.refusals.clear()
+            state.refused = 0
             if state.empty:
                 del self._sessions[session]
             return freed
@@ -218,17 +217,18 @@ class UploadLedger:
 
     # --- what the page says ----------------------------------------------------------------------------------------
 
-    def refusals(self, session: str) -> list[str]:
-        """The refusals of `session` since the last call, oldest first (each once)."""
+    def refusal_line(self, session: str) -> str | None:
+        """One line on what was refused to `session` since the last call (None: nothing): the last refusal, with
+        how many there were."""
         with self._lock:
             state = self._sessions.get(session)
-            if state is None:
-                return []
-            said = list(state.refusals)
-            state.refusals.clear()
+            if state is None or not state.refused:
+                return None
+            count, last = state.refused, state.last_refusal
+            state.refused, state.last_refusal = 0, ""
             if state.empty:
                 del self._sessions[session]
-            return said
+        return last if count == 1 else last.replace("Upload refused:", f"{count} uploads refused:", 1)
 
     # --- inside ----------------------------------------------------------------------------------------------------
 
@@ -249,5 +249,6 @@ class UploadLedger:
     @staticmethod
     def _refuse(state: _Session, reason: str, status: int = 413) -> QuotaRefused:
         message = f"Upload refused: {reason}."
-        state.refusals.append(message)
+        state.refused += 1
+        state.last_refusal = message
         return QuotaRefused(message, status)

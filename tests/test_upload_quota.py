@@ -144,15 +144,18 @@ def test_unclaimed_files_are_only_those_no_widget_holds_once_the_uploads_are_ove
     assert ledger.unclaimed("a", {"kept"}, older_than=30) == ["made-up"]
 
 
-def test_refusals_are_told_once_in_order():
+def test_refusals_are_told_once_in_one_line():
     ledger = UploadLedger(small())
     upload(ledger, "a", "f1", 9 * MB)
-    for _ in range(2):
+    with pytest.raises(QuotaRefused) as first:
+        upload(ledger, "a", "big", 5 * MB)
+    assert ledger.refusal_line("a") == str(first.value)
+    for _ in range(3):
         with pytest.raises(QuotaRefused):
             upload(ledger, "a", "big", 5 * MB)
-    told = ledger.refusals("a")
-    assert len(told) == 2 and all(line.startswith("Upload refused:") and "\n" not in line for line in told)
-    assert ledger.refusals("a") == [] and ledger.refusals("nobody") == []
+    line = ledger.refusal_line("a")
+    assert line.startswith("3 uploads refused: this page's uploads") and "\n" not in line
+    assert ledger.refusal_line("a") is None and ledger.refusal_line("nobody") is None
 
 
 def test_many_threads_never_hold_more_than_the_quota():

@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 import resnet
+from app import notices
 from app.panels.receptive import architecture_receptive_panel
 from app.resources import layer_table, picture
 from resnet import diagrams, table
@@ -61,7 +62,9 @@ def show_diagram(spec: ModelSpec, view: View, options: PlotOptions, zoom_percent
     try:
         svg = picture(spec, view, options)
     except diagrams.GraphvizMissing as exc:
-        st.error(str(exc))
+        notices.for_the_operator("diagrams cannot be drawn", str(exc))
+        st.error(f"Diagrams cannot be drawn on this server: it lacks Graphviz; {notices.FIX_IT}. The tables below "
+                 "still work.")
         return
     except UserError as exc:
         st.warning(str(exc))

@@ -10,6 +10,7 @@ from streamlit.typing import UploadedFile
 
 import resnet
 from resnet import images
+from app import notices
 from app.resources import limits, run_registry
 from resnet.datasets import (NAMED_SOURCES, cifar10_cached, data_root, open_named_data, open_server_folder,
                              server_folders)
@@ -188,7 +189,7 @@ def show_run(polling: bool):
     show_data(background)
     if background.error is not None:
         st.error(str(background.error) if isinstance(background.error, UserError) else
-                 f"the run failed: {background.error!r}")
+                 notices.server_problem("The run failed", background.error))
     elif background.running and not background.class_names:
         st.info("Reading the images…")
     elif background.running and not records:

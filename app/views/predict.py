@@ -3,7 +3,7 @@
 import streamlit as st
 
 import resnet
-from app import photo_cache
+from app import notices, photo_cache
 from app.classifier import get_classifier
 from app.panels import photo_key
 from app.panels.lesion import lesion_panel
@@ -17,7 +17,6 @@ from resnet.errors import UserError
 from resnet.inference import UNTRAINED_LABEL, grad_cam_layer, overlay, sample_images, spatial_layers
 from resnet.paths import FIRST_SAMPLE
 from resnet.predict_charts import class_name, heat_figure, top_figure
-from resnet.weights import how_to_get
 
 CROPS = {"center": "Centre crop: scale the short side to 224, cut the middle square out",
          "squash": "Squash: resize the whole photo to 224×224, ignoring its shape"}
@@ -118,11 +117,7 @@ except UserError as exc:
     st.stop()
 
 if not classifier.pretrained:
-    weights_name = resnet.ARCHITECTURES[arch].imagenet_weights
-    st.error(f"ImageNet weights for {arch} are missing, so this page runs it with random weights: every result "
-             f"below is UNTRAINED and is not a real prediction. To get the real ones, {how_to_get(weights_name)}; "
-             "then restart the app.")
-    st.caption(f"Details: {classifier.weights_problem}")
+    st.error(notices.weights_missing(resnet.ARCHITECTURES[arch].title))
 
 uploads = st.file_uploader("Upload photos", type=images.UPLOAD_TYPES, accept_multiple_files=True)
 samples = st.multiselect("…or pick sample photos", list(sample_images()), default=[FIRST_SAMPLE.name],

@@ -33,7 +33,7 @@ def field_pictures(ui, title: str):
 
 def test_predict_page_lesions_shortcuts_and_fields(ui):
     ui.open("predict", title="Predict")
-    pretrained = ui.page.get_by_text("are missing, so this page runs it with random weights").count() == 0
+    pretrained = ui.page.get_by_text("so every result below comes from random weights").count() == 0
 
     switch_on(ui, "Take residual blocks out (lesion study)")
     depth = chart(ui, "Probability of")

@@ -45,7 +45,7 @@ def crop_sources(ui) -> list[str]:
 
 def test_upload_gives_top5_and_grad_cam(ui):
     ui.open("predict", title="Predict")  # the sample cat is picked by default and classified at once
-    pretrained = ui.page.get_by_text("are missing, so this page runs it with random weights").count() == 0
+    pretrained = ui.page.get_by_text("so every result below comes from random weights").count() == 0
     assert len(top5_charts(ui)) == 1
 
     ui.rerun_after(lambda: ui.page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(CUP))
