@@ -5,7 +5,7 @@ import threading
 import pytest
 
 from resnet.errors import UserError
-from resnet.upload_quota import MB, QuotaRefused, UploadLedger, UploadQuota
+from resnet.upload_quota import ENVIRONMENT, MB, QuotaRefused, UploadLedger, UploadQuota
 
 
 class Clock:
@@ -177,3 +177,15 @@ def test_many_threads_never_hold_more_than_the_quota():
     for thread in threads:
         thread.join()
     assert len(admitted) == 50 and ledger.totals() == (50 * MB, 50, 0)
+
+
+def test_every_quota_is_documented_with_its_default():
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    security, readme = (root / "SECURITY.md").read_text(), (root / "README.md").read_text()
+    defaults = UploadQuota()
+    for variable, field_name in ENVIRONMENT.items():
+        assert variable in security and variable in readme, variable
+        row = next(line for line in security.splitlines() if variable in line and line.startswith("|"))
+        assert str(getattr(defaults, field_name)) in row, row
