@@ -6,11 +6,12 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from playwright.sync_api import ConsoleMessage, Locator, Page
-from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.sync_api import ConsoleMessage, Locator, Page, WebSocket
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 # Debian's Chromium (`make chromium`); CHROMIUM=/path overrides it. PyPI Playwright's own browser download is not
 # used: it needs a host that is not reachable here.
@@ -19,12 +20,12 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 DRAWN = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')].every(chart => {
     const plot = chart.querySelector('.js-plotly-plot'); return plot && plot.data; })
   && !document.querySelector('[data-testid="stSkeleton"]')"""
-RUN_STARTED = """n => window.__scriptRuns > n
-  || document.querySelector('[data-testid="stApp"]')?.getAttribute('data-test-script-state') === 'running'"""
 RUN_TIMEOUT_MS = 180_000  # the first Predict run builds and warms ResNet-50 on a shared 2-core machine
+SENT_TIMEOUT_MS = 15_000  # how long a typed value may take to reach the server and come back as a finished run
 
-# Counts finished script runs: a rerun can start and end between two polls, so watching for "running" can miss it.
-# The observer's callback may run after both changes, so it reads each change's old value, not the current one.
+# Counts finished script runs from the page's side. Kept for the load script; the browser tests count what the server
+# sent instead (StreamlitPage.runs): a short rerun can go from "running" to "notRunning" within one frame of the
+# page, and then this observer never sees it (the gradient lab test's typed number that seemed to send nothing).
 COUNT_RUNS = """
 window.__scriptRuns = 0;
 new MutationObserver(changes => {
@@ -51,10 +52,26 @@ class StreamlitPage:
     artifacts: Path
     console_errors: list[str] = field(default_factory=list)
 
+    finished_runs: int = 0  # script_finished messages the server sent this page (full runs and fragment runs)
+    sent_messages: int = 0  # messages the page sent the server (a widget's new value, a rerun request…)
+
     def __post_init__(self):
-        self.page.add_init_script(COUNT_RUNS)
+        self.page.on("websocket", self._on_websocket)
         self.page.on("console", self._on_console)
         self.page.on("pageerror", lambda error: self.console_errors.append(f"uncaught: {error}"))
+
+    def _on_websocket(self, socket: WebSocket) -> None:
+        if socket.url.endswith("/_stcore/stream"):
+            socket.on("framereceived", self._on_frame)
+            socket.on("framesent", lambda _: setattr(self, "sent_messages", self.sent_messages + 1))
+
+    def _on_frame(self, payload) -> None:
+        try:
+            message = ForwardMsg.FromString(payload if isinstance(payload, bytes) else payload.encode())
+        except Exception:  # noqa: BLE001 -- not a ForwardMsg: nothing to count
+            return
+        if message.WhichOneof("type") == "script_finished":
+            self.finished_runs += 1
 
     def _on_console(self, message: ConsoleMessage) -> None:
         if message.type == "error" and not streamlit_base_path_probe(message, self.base_url):
@@ -76,12 +93,24 @@ class StreamlitPage:
         assert heading.count() == 1, f"{self.page.url} shows no heading {title!r}"
 
     def runs(self) -> int:
-        return self.page.evaluate("window.__scriptRuns")
+        """Script runs the server has finished for this page so far (what it sent, not what the page drew)."""
+        return self.finished_runs
+
+    def wait_for_runs(self, more_than: int, timeout: float) -> bool:
+        """Wait until the server has finished more than `more_than` runs; False if it has not within `timeout` ms.
+        Playwright delivers the websocket's frames to our handlers while it waits, so this waits in small steps."""
+        deadline = time.monotonic() + timeout / 1000
+        while self.finished_runs <= more_than:
+            if time.monotonic() > deadline:
+                return False
+            self.page.wait_for_timeout(25)
+        return True
 
     def wait_idle(self, after: int | None = None, timeout: float = RUN_TIMEOUT_MS) -> None:
         """Wait until no script run is going on (and, given `after`, until one has finished since that count)."""
-        if after is not None:
-            self.page.wait_for_function("n => window.__scriptRuns > n", arg=after, timeout=timeout)
+        if after is not None and not self.wait_for_runs(after, timeout):
+            raise AssertionError(f"the server finished no script run within {timeout / 1000:.0f} s "
+                                 f"({self.screenshot('no_run')})")
         self.page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(timeout=timeout)
         # The script has finished, but the browser may still be loading the code of a widget or chart it sent (a
         # fast server finishes before plotly has drawn): wait until every chart is drawn and no placeholder is left.
@@ -94,35 +123,19 @@ class StreamlitPage:
         self.wait_idle(after=before)
 
     def set_numbers(self, values: dict[str, int]) -> None:
-        """Type each value into the number input whose label contains its key, pressing Enter and waiting for the
-        rerun each time.
-
-        Now and then (about one run in three on a busy 2-core machine) Streamlit's frontend shows a typed number
-        and "Press Enter to apply" but sends nothing, whatever is pressed. Typing again does not help; a reload
-        does, as it would for a person. Then every value is typed again on the fresh page."""
-        for attempt in range(3):
-            if attempt:
-                heading = self.page.get_by_role("heading", level=1).first.inner_text()
-                self.page.reload()
-                self.page.get_by_role("heading", name=heading, exact=True).wait_for(timeout=RUN_TIMEOUT_MS)
-                self.wait_idle()
-            if all(self._type_number(label, value) for label, value in values.items()):
-                return
-        picture = self.screenshot("set_numbers")
-        raise AssertionError(f"typing {values} and pressing Enter never started a rerun, three pages running "
-                             f"(script state {self.app.get_attribute('data-test-script-state')}; {picture})")
-
-    def _type_number(self, label: str, value: int) -> bool:
-        box = self.page.get_by_test_id("stNumberInput").filter(has_text=label).locator("input")
-        before = self.runs()
-        box.fill(str(value))
-        box.press("Enter")
-        try:
-            self.page.wait_for_function(RUN_STARTED, arg=before, timeout=15_000, polling=50)
-        except PlaywrightTimeoutError:
-            return False
-        self.wait_idle()
-        return box.input_value() == str(value)
+        """Type each value into the number input whose label contains its key and press Enter, as a person does,
+        waiting each time until the server has run the page with it."""
+        for label, value in values.items():
+            box = self.page.get_by_test_id("stNumberInput").filter(has_text=label).locator("input")
+            before, sent = self.runs(), self.sent_messages
+            box.fill(str(value))
+            box.press("Enter")
+            if not self.wait_for_runs(before, SENT_TIMEOUT_MS):
+                what = "sent the value and got no run back" if self.sent_messages > sent else "sent nothing"
+                raise AssertionError(f"typing {value} into {label!r} and pressing Enter {what} within "
+                                     f"{SENT_TIMEOUT_MS / 1000:.0f} s ({self.screenshot('set_numbers')})")
+            self.wait_idle()
+            assert box.input_value() == str(value), f"{label!r} shows {box.input_value()} after the run, not {value}"
 
     # --- widgets -----------------------------------------------------------------------------------------------
 
