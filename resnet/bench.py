@@ -9,6 +9,7 @@ is one line there.
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import statistics
@@ -25,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 import resnet
-from resnet import devices, engines, images
+from resnet import devices, engines, images, memory_budget
 from resnet.inference import Classifier, sample_images
 from resnet.lesion import LesionNet
 from resnet.paths import FIRST_SAMPLE, ROOT
@@ -385,12 +386,30 @@ def answers_first(context: Context) -> Section:
     return section
 
 
+def budget(context: Context) -> Section:
+    """What a server holds, part by part (`resnet.memory_budget`), measured in a fresh process of its own."""
+    section = Section("budget", "Memory budget of a server, part by part (a fresh process, in the order a server "
+                                "builds them)")
+    measured = run_measured([sys.executable, "-m", "resnet.memory_budget", "--arch", context.arch, "--json"],
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}, timeout=900)
+    if measured.returncode != 0:
+        section.lines.append(f"not measured: python -m resnet.memory_budget exited {measured.returncode}: "
+                             f"{measured.stderr.strip().splitlines()[-1:]}")
+        return section
+    parts = [memory_budget.Part(**part) for part in json.loads(measured.stdout.strip().splitlines()[-1])]
+    section.lines += memory_budget.format_parts(parts)
+    section.lines.append("Streamlit and its sessions: `tests/load/classroom.py` measures a served class")
+    section.data["parts"] = [vars(part) for part in parts]
+    return section
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports kilobytes
 
 
 SECTIONS: list[Callable[[Context], Section]] = [cold, warm_paths, engine_choice, precision, batching, model_predict,
-                                                first_calls, answers_first, training_overhead, lesions, memory]
+                                                first_calls, answers_first, training_overhead, lesions, memory,
+                                                budget]
 
 
 def run(runs: int = 20, only: list[str] | None = None,

@@ -4,6 +4,7 @@
     python tests/load/classroom.py --soak 500         # 500 predictions through the page's cached classifier
     python tests/load/classroom.py --soak-ui 500      # the same through one browser session of a server (slow)
     python tests/load/classroom.py --url http://host:8501/ [--server-pid PID]   # against a server you started
+    python tests/load/classroom.py --sessions 10 --hostile 1   # …while one visitor floods the uploads (5: five)
 
 Without --url it starts the app with `make run PORT=<free port>` (tests/e2e/app_server.py) and samples the resident
 memory of the server's whole process tree (/proc) all along. Sessions are real: one headless Chromium (Debian's),
@@ -220,6 +221,95 @@ async def new_student(browser, number: int, base_url: str) -> Student:
     return student
 
 
+# ---- a hostile visitor ------------------------------------------------------------------------------------------
+
+HOSTILE_PHOTOS, HOSTILE_PUTS, HOSTILE_PHOTO_MB = 40, 60, 19  # a camera folder dropped on the page, then a script
+ONE_VISITOR_GROWTH_MB = 400  # issue 18: whatever one visitor sends, the server tree grows by at most this
+SERVER_QUOTA_SLACK = 1.25  # …and several at once by at most the server-wide upload quota plus a quarter
+
+
+@dataclass
+class Hostile:
+    number: int
+    page_accepted: int = 0
+    route_statuses: list[int] = field(default_factory=list)
+    refusal_line: str = ""
+    error: str | None = None
+
+
+def hostile_photos(folder: Path) -> list[Path]:
+    """HOSTILE_PHOTOS phone-sized PNGs (noise, stored uncompressed: 19 MB each), as a camera folder would hold."""
+    import numpy as np
+    from PIL import Image
+
+    side = int((HOSTILE_PHOTO_MB * MB / 3) ** 0.5)
+    first = folder / "IMG_0000.png"
+    pixels = np.random.default_rng(0).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(first, format="PNG", compress_level=0)
+    photos = [first]
+    for n in range(1, HOSTILE_PHOTOS):
+        photos.append(folder / f"IMG_{n:04d}.png")
+        photos[-1].write_bytes(first.read_bytes())
+    return photos
+
+
+async def hostile_visitor(browser, number: int, base_url: str, photos: list[Path], timeout_ms: float) -> Hostile:
+    """Drop every photo on the Predict page's uploader, then PUT HOSTILE_PUTS more straight to the upload route
+    under made-up file ids with the session's own cookie and XSRF token, as a script would."""
+    import uuid
+
+    visitor = Hostile(number)
+    context = await browser.new_context(viewport={"width": 1000, "height": 800})
+    page = await context.new_page()
+    puts: list[str] = []
+    page.on("request", lambda r: puts.append(r.url) if r.method == "PUT" and "/_stcore/upload_file/" in r.url
+            else None)
+    try:
+        await page.goto(base_url + "predict", timeout=timeout_ms)
+        await page.get_by_role("heading", name="Predict", exact=True).wait_for(timeout=timeout_ms)
+        await page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(photos)
+        refused = page.get_by_text(re.compile("uploads? refused"))
+        await refused.first.wait_for(timeout=timeout_ms)
+        visitor.refusal_line = (await refused.first.inner_text()).strip()
+        visitor.page_accepted = await page.get_by_role("heading").filter(has_text="IMG_").count()
+        session = puts[0].split("/_stcore/upload_file/")[1].split("/")[0]
+        xsrf = next(c["value"] for c in await context.cookies() if c["name"] == "_streamlit_xsrf")
+        data = photos[0].read_bytes()
+        for _ in range(HOSTILE_PUTS):
+            answer = await page.request.put(f"{base_url}_stcore/upload_file/{session}/{uuid.uuid4()}",
+                                            multipart={"file": {"name": "x.png", "mimeType": "image/png",
+                                                                "buffer": data}},
+                                            headers={"X-Xsrftoken": xsrf}, timeout=timeout_ms)
+            visitor.route_statuses.append(answer.status)
+    except Exception as exc:  # reported; the class goes on
+        visitor.error = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
+    finally:
+        await context.close()
+    return visitor
+
+
+def report_hostile(visitors: list[Hostile], before: int, peak: int, server_quota_mb: int) -> bool:
+    ok = True
+    print(f"\n== {len(visitors)} hostile visitor(s): {HOSTILE_PHOTOS} × {HOSTILE_PHOTO_MB} MB dropped on the page, "
+          f"then {HOSTILE_PUTS} × {HOSTILE_PHOTO_MB} MB PUT past it ==")
+    for v in visitors:
+        accepted = v.route_statuses.count(204)
+        print(f"visitor {v.number}: the page kept {v.page_accepted} of {HOSTILE_PHOTOS} photos; the route took "
+              f"{accepted} of {len(v.route_statuses)} PUTs (answers {sorted(set(v.route_statuses))}); "
+              f"the page said: {v.refusal_line[:160]!r}")
+        if v.error:
+            ok = False
+            print(f"FAIL: visitor {v.number}: {v.error}")
+    growth = peak - before
+    limit = ONE_VISITOR_GROWTH_MB * MB if len(visitors) == 1 else int(server_quota_mb * SERVER_QUOTA_SLACK * MB)
+    print(f"server tree: {mb(before)} before, peak {mb(peak)} while they sent: grew by {mb(growth)} "
+          f"(target ≤ {mb(limit)})")
+    if growth > limit:
+        ok = False
+        print("FAIL: the hostile visitors grew the server past the target")
+    return ok
+
+
 # ---- reports ----------------------------------------------------------------------------------------------------
 
 CPU_PER_UPLOAD_TARGET_S = 0.4  # issue 11: what one upload may cost the server, everything on its page included
@@ -298,7 +388,7 @@ def confined_browser(folder: Path) -> str:
 
 
 async def classroom(base_url: str, sessions: int, memory: MemorySampler, max_rss: int, timeout_s: float,
-                    profile: Path | None = None) -> bool:
+                    profile: Path | None = None, hostile: int = 0) -> bool:
     timeout_ms = timeout_s * 1000
     pid = streamlit_pid(memory.pid) if profile else None
     async with async_playwright() as playwright:
@@ -333,9 +423,19 @@ async def classroom(base_url: str, sessions: int, memory: MemorySampler, max_rss
         memory.enter(f"{sessions} sessions upload at once")
         start, (server_cpu, browser_cpu) = time.perf_counter(), memory.cpu_seconds()
         ready = [s for s in students if s.error is None]
+        flooding = []
+        if hostile:
+            photos = hostile_photos(scratch)
+            memory.enter(f"{sessions} upload, {hostile} hostile")
+            before_hostile = memory.sample()
+            flooding = [asyncio.create_task(hostile_visitor(browser, n, base_url, photos, timeout_ms))
+                        for n in range(hostile)]
+            await asyncio.sleep(2)  # the floods under way when the class uploads
         with profiling(pid, profile):
             await asyncio.gather(*(guarded(s, s.upload_and_read_top5(PHOTO, timeout_ms)) for s in ready))
         burst_s = time.perf_counter() - start
+        visitors = await asyncio.gather(*flooding)
+        hostile_peak = memory.phase_peaks.get(memory.phase, 0)
         server_cpu, browser_cpu = (after - before for after, before in zip(memory.cpu_seconds(),
                                                                            (server_cpu, browser_cpu)))
         memory.enter("done")
@@ -345,6 +445,10 @@ async def classroom(base_url: str, sessions: int, memory: MemorySampler, max_rss
         shutil.rmtree(scratch, ignore_errors=True)
 
     ok = True
+    if hostile:
+        from resnet.upload_quota import UploadQuota
+
+        ok = report_hostile(visitors, before_hostile, hostile_peak, UploadQuota.from_environment().server_mb)
     predicted = [s for s in students if s.top5 is not None and not problems[s.number]]
     print(f"\n== {sessions} sessions uploading {PHOTO.name} at the same moment ({burst_s:.1f} s for all) ==")
     print(f"sessions with their top-5: {len(predicted)} of {sessions}")
@@ -392,7 +496,9 @@ async def classroom(base_url: str, sessions: int, memory: MemorySampler, max_rss
         print(f"peak while serving {mb(memory.peak)} (target ≤ {mb(max_rss)}); the {sessions - 1} other sessions "
               f"added at most {mb(max(growth, 0))} to the first one's {mb(after_first)}, against "
               f"{mb((sessions - 1) * ONE_MODEL_BYTES)} had each loaded its own ResNet-50 weights")
-        if memory.peak > max_rss:
+        if hostile:
+            print("(with hostile visitors their target above applies instead: the quotas let them hold memory)")
+        elif memory.peak > max_rss:
             ok = False
             print("FAIL: peak resident memory while serving is over the target")
         if sessions > 1 and growth >= (sessions - 1) * ONE_MODEL_BYTES:
@@ -496,12 +602,16 @@ def main(argv=None) -> int:
     parser.add_argument("--url", help="an app already running (default: start one with `make run`)")
     parser.add_argument("--server-pid", type=int, help="with --url: the server's pid, to sample its memory")
     parser.add_argument("--max-rss-gb", type=float, default=1.5, help="peak RSS target of the server tree")
+    parser.add_argument("--hostile", type=int, default=0, metavar="N",
+                        help="N more visitors flood the uploads while the class uploads (page and route)")
     parser.add_argument("--timeout", type=float, default=600, help="seconds any one step may take")
     parser.add_argument("--profile", type=Path, metavar="FILE",
                         help="sample the server with py-spy during the burst (FILE) and the page opening (FILE-open)")
     args = parser.parse_args(argv)
     if not 1 <= args.sessions <= MAX_SESSIONS:
         parser.error(f"--sessions must be within 1..{MAX_SESSIONS}")
+    if not 0 <= args.hostile <= 5:
+        parser.error("--hostile must be within 0..5")
     if args.url and not re.match(r"https?://(localhost|127\.0\.0\.1)(:\d+)?/?$", args.url):
         parser.error("--url must be a localhost address: this script loads only a server on this machine")
 
@@ -525,7 +635,7 @@ def main(argv=None) -> int:
             ok = asyncio.run(soak_through_ui(base_url, args.soak_ui, args.every, memory, args.timeout))
         else:
             ok = asyncio.run(classroom(base_url, args.sessions, memory, int(args.max_rss_gb * 1024 * MB),
-                                       args.timeout, args.profile))
+                                       args.timeout, args.profile, args.hostile))
         if server is not None and not server.healthy():
             ok = False
             print("FAIL: the server no longer answers its health check")
