@@ -111,3 +111,46 @@ def test_a_script_putting_past_the_page_meets_the_quota_and_the_memory_comes_bac
     assert after < held - (accepted * len(data)) // 2, \
         f"{accepted} files of {len(data) / MB:.1f} MB: {held / MB:.0f} MB held, {after / MB:.0f} MB after the session"
     assert quota_server.healthy()
+
+
+# --- ordinary use, on the tests' own server with the default quotas ------------------------------------------------
+
+
+def photo_of(path, megabytes: float, seed: int):
+    side = int((megabytes * MB / 3) ** 0.5)
+    pixels = np.random.default_rng(seed).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(path, format="PNG", compress_level=0)
+    return path
+
+
+def test_ten_phone_photos_go_through_with_the_default_quotas(ui, tmp_path):
+    photos = [photo_of(tmp_path / f"phone_{i}.png", 5, i) for i in range(10)]
+    ui.open("predict", title="Predict")
+    ui.rerun_after(lambda: ui.page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
+        photos))
+    ui.wait_idle()
+    assert ui.page.get_by_role("heading").filter(has_text="phone_").count() == 10
+    assert ui.page.get_by_text("refused").count() == 0
+
+
+def test_a_200_mb_folder_goes_to_the_gradient_lab_with_the_default_quotas(ui, tmp_path):
+    folder = tmp_path / "my_images"
+    first = {}
+    for class_name in ("cats", "dogs"):
+        (folder / class_name).mkdir(parents=True)
+        first[class_name] = photo_of(folder / class_name / "0.png", 5, len(first))
+        for n in range(1, 19):  # 2 × 19 files of 5 MB: 190 MB, under the lab's 200 MB (RESNET_MAX_UPLOAD_TOTAL_MB)
+            (folder / class_name / f"{n}.png").write_bytes(first[class_name].read_bytes())
+    ui.open("gradients", title="Gradient lab")
+    data = ui.page.get_by_test_id("stRadio").filter(has_text="Data")
+    ui.rerun_after(lambda: data.get_by_text("my own images", exact=False).click())
+    folder_input = ui.page.get_by_test_id("stFileUploader").filter(has_text="A folder with one").locator(
+        'input[type="file"]')
+    ui.rerun_after(lambda: folder_input.set_input_files(folder))
+    ui.wait_idle()
+    assert ui.page.get_by_text("refused").count() == 0
+    ui.set_numbers({"Steps": 1})
+    ui.button("Start").click()
+    ui.page.get_by_text("2 classes").wait_for(timeout=120_000)  # the run read both class folders
+    ui.button("Start").wait_for(state="visible", timeout=120_000)
+    ui.wait_idle()
