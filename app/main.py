@@ -14,7 +14,7 @@ import streamlit as st  # noqa: E402
 from streamlit import runtime  # noqa: E402
 from streamlit.runtime.scriptrunner import get_script_run_ctx  # noqa: E402
 
-from app import upload_gate  # noqa: E402
+from app import sessions, upload_gate  # noqa: E402
 from app.classifier import warm_in_background  # noqa: E402
 from app.runtime import keep_keras_state  # noqa: E402
 
@@ -33,7 +33,7 @@ ctx = get_script_run_ctx()
 if ctx is not None:
     upload_gate.install_on_running(ctx.uploaded_file_mgr)  # plain `streamlit run`: the store's quotas at least
     if runtime.exists():
-        upload_gate.start_reaper(runtime.get_instance())  # closed tabs' files, which Streamlit would keep
+        sessions.start_reaper(runtime.get_instance())  # closed tabs' sessions, which Streamlit would keep
     if refused := upload_gate.refusal_line(ctx):
         st.warning(refused)
 try:

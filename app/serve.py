@@ -23,11 +23,12 @@ def warm() -> None:
 def main() -> int:
     from streamlit.web import cli  # noqa: PLC0415
 
-    from app import upload_gate  # noqa: PLC0415
+    from app import sessions, upload_gate  # noqa: PLC0415
     from app.runtime import keep_keras_state  # noqa: PLC0415
 
     keep_keras_state()
     upload_gate.install()  # the upload quotas, at the route and the store, before Streamlit makes either
+    sessions.install()  # a closed tab's session is shut down when its time for a reconnect is up
     threading.Thread(target=warm, daemon=True, name="warm-at-start").start()
     sys.argv = ["streamlit", "run", str(ROOT / "app" / "main.py"), *sys.argv[1:]]
     return cli.main()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 
 from streamlit.logger import get_logger
 from streamlit.runtime.memory_uploaded_file_manager import MemoryUploadedFileManager
@@ -32,10 +31,7 @@ TRIM_AFTER_BYTES = 8 * 1024 * 1024  # freeing less is not worth a malloc_trim
 UNCLAIMED_SECONDS = 30.0  # a file no widget names this long after the session's last upload is forgotten
 POLL_SECONDS = 0.05  # how often a waiting request looks for a place in flight
 
-REAP_SECONDS = 5.0  # how often the files of sessions that ended are looked for
-
 _ledger: UploadLedger | None = None
-_reaper: threading.Thread | None = None
 _ledger_lock = threading.Lock()
 
 
@@ -204,24 +200,9 @@ def install_on_running(uploaded_file_mgr) -> bool:
     return True
 
 
-def start_reaper(runtime) -> threading.Thread:
-    """Once per server: every REAP_SECONDS, the files of sessions Streamlit no longer knows are let go."""
-    global _reaper
-    with _ledger_lock:
-        if _reaper is None:
-            def known(session_id: str) -> bool:
-                return runtime._session_mgr.get_session_info(session_id) is not None
-
-            def reap():
-                while True:
-                    manager = runtime.uploaded_file_mgr
-                    if isinstance(manager, QuotaUploadedFileManager):
-                        manager.forget_ended_sessions(known)
-                    time.sleep(REAP_SECONDS)
-
-            _reaper = threading.Thread(target=reap, daemon=True, name="upload-reaper")
-            _reaper.start()
-        return _reaper
+def forget_ended_sessions(manager, is_known) -> int:
+    """The store's files of sessions `is_known` no longer knows, let go (see app/sessions.py); bytes given back."""
+    return manager.forget_ended_sessions(is_known) if isinstance(manager, QuotaUploadedFileManager) else 0
 
 
 def claimed_file_ids(session_state) -> set[str]:

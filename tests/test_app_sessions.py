@@ -1,0 +1,62 @@
+"""app/sessions.py: a closed tab's session is shut down when its time for a reconnect is up, not just forgotten."""
+
+import inspect
+import time
+
+from streamlit.runtime import websocket_session_manager
+from streamlit.runtime.caching.ttl_cache import TTLCache
+from streamlit.runtime.memory_session_storage import MemorySessionStorage
+from streamlit.runtime.session_manager import SessionInfo
+from streamlit.web.server import server
+
+from app.sessions import EndingSessionStorage
+
+
+class Tab:
+    """What the storage asks of Streamlit's AppSession: its id, and to shut down."""
+
+    def __init__(self, session_id):
+        self.id, self.shut_down = session_id, 0
+
+    def shutdown(self):
+        self.shut_down += 1
+
+
+def stored(storage, session_id) -> Tab:
+    tab = Tab(session_id)
+    storage.save(SessionInfo(client=None, session=tab, script_run_count=1))
+    return tab
+
+
+def test_a_session_whose_time_is_up_is_shut_down_once_and_a_resumed_one_is_not():
+    storage = EndingSessionStorage(ttl_seconds=0.05)
+    closed, resumed = stored(storage, "closed"), stored(storage, "resumed")
+    storage.delete("resumed")  # what Streamlit does when the tab reconnects: the session goes on
+    time.sleep(0.1)
+    assert storage.reap() == 1
+    fresh = stored(storage, "fresh")
+    assert (closed.shut_down, resumed.shut_down, fresh.shut_down) == (1, 0, 0)
+    assert storage.get("closed") is None and storage.get("fresh").session is fresh
+    assert storage.reap() == 0 and closed.shut_down == 1
+    time.sleep(0.1)
+    stored(storage, "another")  # any write reaps too (Streamlit's own saves): the shutdown still comes
+    assert fresh.shut_down == 1
+
+
+def test_a_storage_streamlit_made_is_adopted_with_the_sessions_it_holds():
+    storage = MemorySessionStorage(ttl_seconds=0.05)
+    tab = stored(storage, "before")
+    EndingSessionStorage.adopt(storage)
+    assert isinstance(storage, EndingSessionStorage) and storage.get("before").session is tab
+    time.sleep(0.1)
+    assert storage.reap() == 1 and tab.shut_down == 1
+
+
+def test_streamlit_still_makes_and_uses_its_storage_as_this_module_expects():
+    # If Streamlit changes any of these, the sessions of closed tabs may again never be shut down: fail here.
+    assert "MemorySessionStorage(" in inspect.getsource(server.Server.__init__)
+    assert "self._cache: MutableMapping[str, SessionInfo] = TTLCache(" in inspect.getsource(MemorySessionStorage)
+    assert {"on_remove", "timer", "ttl", "maxsize"} <= set(inspect.signature(TTLCache).parameters)
+    assert callable(TTLCache.expire)
+    manager = inspect.getsource(websocket_session_manager.WebsocketSessionManager)
+    assert "self._session_storage.delete(" in manager and "self._session_storage.save(" in manager
