@@ -6,7 +6,7 @@ import json
 import sys
 
 from resnet import engines, images
-from resnet.commands.lesion import add_network_arguments, load_classifier
+from resnet.commands.options import add_network_arguments, load_classifier
 from resnet.devices import PRECISIONS
 from resnet.errors import ImageError, UserError
 
