@@ -139,7 +139,7 @@ def test_the_cli_converts_only_for_enough_photos_to_earn_the_conversion_back():
     assert engines.engine_for_photos(1000, gpu=True, openvino=True) != "openvino"  # OpenVINO would skip the GPU
     break_even = next(n for n in range(1, 10_000) if engines.engine_for_photos(n, gpu=False, openvino=True) != "tf")
     # What the choice promises: below break-even nothing converts, from there the conversion has paid for itself.
-    cost = {name: engines.SETUP_S[name] + break_even * engines.PER_PHOTO_S[name] for name in engines.SETUP_S}
+    cost = {name: kind.setup_s + break_even * kind.per_photo_s for name, kind in engines.KINDS.items()}
     assert cost[engines.engine_for_photos(break_even, gpu=False, openvino=True)] <= cost["tf"]
     assert 10 < break_even < 1000
 

@@ -428,7 +428,8 @@ def soak_in_process(predictions: int, every: int) -> bool:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from app.classifier import get_classifier
     from resnet.images import CROP_MODES
-    from resnet.inference import grad_cam_layer, sample_images
+    from resnet.explaining import grad_cam_layer
+    from resnet.inference import sample_images
 
     photos = [(name, path.read_bytes()) for name, path in sorted(sample_images().items())]
     classifier = get_classifier("resnet50")
