@@ -131,17 +131,20 @@ class TensorFlowEngine:
     """A Keras model behind one traced `tf.function`: batch in, probabilities out, and with them the last feature
     map where the network's heat maps come from it (`explaining.cam_head`): one call answers and explains."""
 
-    def __init__(self, model: keras.Model, name: str = "tf", precision: str = "fp32"):
+    def __init__(self, model: keras.Model, name: str = "tf", precision: str = "fp32", *, features: bool = True):
+        """`features=False`: the probabilities alone (a caller that shows no heat map, and bench's baseline)."""
         self.name = name
         self.precision = precision
         self.model = bf16_twin(model) if precision == "bf16" else model
-        head = cam_head(model)
+        head = cam_head(model) if features else None
         self.feature_layer = head.layer if head else None
         outputs = [self.model.output] + ([self.model.get_layer(self.feature_layer).output] if head else [])
         both = keras.Model(self.model.inputs[0], outputs)
         signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name=_INPUT_NAME)]
-        self._forward = tf.function(lambda x: tuple(tf.cast(y, tf.float32) for y in both(x, training=False)),
-                                    input_signature=signature)
+        # flatten: a model of one output returns a tensor, not a list of one
+        self._forward = tf.function(
+            lambda x: tuple(tf.cast(y, tf.float32) for y in tf.nest.flatten(both(x, training=False))),
+            input_signature=signature)
 
     @property
     def device(self) -> str:
@@ -204,18 +207,19 @@ class OpenVinoEngine:
 
 
 def make_engine(model: keras.Model, engine: str | None = None, precision: str | None = None, *,
-                folded: TensorFlowEngine | None = None):
+                folded: TensorFlowEngine | None = None, features: bool = True):
     """The engine named (None: RESNET_ENGINE, else "auto") at `precision` (None: RESNET_PRECISION, else fp32) for
-    `model`, which stays untouched. `folded`: a tf-folded engine of `model` already made, reused by OpenVINO."""
+    `model`, which stays untouched. `folded`: a tf-folded engine of `model` already made, reused by OpenVINO (its
+    outputs are the converted engine's). `features`: whether it answers with the last feature map too."""
     engine = engine or default_engine()
     precision = precision or default_precision()
     check_precision(precision, engine)
     chosen = resolve_engine(engine)
     if chosen == "tf":
-        return TensorFlowEngine(model, "tf", precision)
+        return TensorFlowEngine(model, "tf", precision, features=features)
     if chosen == "tf-folded" or (precision == "bf16" and devices.has_gpu()):
-        return TensorFlowEngine(fold_batch_norm(model), "tf-folded", precision)
-    return OpenVinoEngine(folded or TensorFlowEngine(fold_batch_norm(model), "tf-folded"), precision)
+        return TensorFlowEngine(fold_batch_norm(model), "tf-folded", precision, features=features)
+    return OpenVinoEngine(folded or TensorFlowEngine(fold_batch_norm(model), "tf-folded", features=features), precision)
 
 
 def bf16_twin(model: keras.Model) -> keras.Model:

@@ -106,7 +106,8 @@ class Classifier:
 
     def __init__(self, model: keras.Model, *, pretrained: bool, weights_source: str, arch: str | None = None,
                  weights_problem: str | None = None, engine: str | None = None, precision: str | None = None,
-                 crop_mode: str = "center", warm_up: bool = True, concurrency: int = 1, background: bool = False):
+                 crop_mode: str = "center", warm_up: bool = True, concurrency: int = 1, background: bool = False,
+                 heat_maps: bool = True):
         self.model = model
         self.weights_problem = weights_problem  # why ImageNet weights were not used, when they were asked for
         self.arch_name = arch or model.name
@@ -116,7 +117,9 @@ class Classifier:
         self.input_size = tuple(model.input_shape[1:3])
         self.preprocessing = _preprocessing(self.arch_name)
         self.labels = _labels(model.output_shape[-1])
-        self.cam_head = cam_head(model)  # where the answers' heat maps come from, if they can come from the answer
+        # Where the answers' heat maps come from, if they can come from the answer and are wanted (heat_maps=False:
+        # the engines return the probabilities alone, e.g. `predict` without --cam).
+        self.cam_head = cam_head(model) if heat_maps else None
         self.precision = precision or engines.default_precision()
         requested = engine or engines.default_engine()
         engines.check_precision(self.precision, requested)
@@ -128,7 +131,7 @@ class Classifier:
         wanted = engines.resolve_engine(requested)
         convert = background and engines.KINDS[wanted].converts
         # Answering at once means plain TensorFlow: even folding BatchNorm (a second) is left to the background.
-        self.engine = engines.make_engine(model, "tf" if convert else requested, self.precision)
+        self.engine = engines.make_engine(model, "tf" if convert else requested, self.precision, features=heat_maps)
         self.first_call_ms = self.warm_up() if warm_up else None
         if convert:  # after the warm-up, so the first answers do not share the cores with the conversion
             threading.Thread(target=self._convert_in_background, args=(wanted,), daemon=True,
@@ -189,7 +192,7 @@ class Classifier:
     def _convert_in_background(self, engine: str) -> None:
         folded = None
         try:
-            folded = engines.make_engine(self.model, "tf-folded", "fp32")
+            folded = engines.make_engine(self.model, "tf-folded", "fp32", features=self.cam_head is not None)
             wanted = [self.precision] + [p for p in self.precisions() if p != self.precision]
             for precision in wanted:
                 converted = engines.make_engine(self.model, engine, precision, folded=folded)
@@ -214,7 +217,7 @@ class Classifier:
         if not self.switched.is_set():
             return self.engine
         engines.check_precision(precision, "auto")
-        made = engines.make_engine(self.model, None, precision)
+        made = engines.make_engine(self.model, None, precision, features=self.cam_head is not None)
         with self._lock:
             return self._engines.setdefault(precision, made)
 

@@ -244,3 +244,12 @@ def test_untrained_classifier_labels_every_prediction(offline):
     [prediction] = untrained.classify([CAT.read_bytes()])
     assert prediction.pretrained is False and prediction.caption == UNTRAINED_LABEL
     assert prediction.to_json()["pretrained"] is False
+
+
+def test_without_heat_maps_the_engine_answers_with_the_probabilities_alone(classifier, cat_prediction):
+    plain = Classifier(classifier.model, pretrained=True, weights_source="test", arch="resnet50", engine="tf",
+                       warm_up=False, heat_maps=False)
+    [prediction] = plain.classify([CAT.read_bytes()])
+    assert plain.engine.feature_layer is None and plain.engine.answer(prediction.model_input[np.newaxis])[1] is None
+    assert [s.index for s in prediction.top] == [s.index for s in cat_prediction.top]
+    assert prediction.cams == {} and prediction.cam_layer is None and "cam" not in prediction.to_json(cam=True)

@@ -55,7 +55,7 @@ def main(args) -> int:
         return 2
 
     classifier = load_classifier(args, engine=choose_engine(args.engine, args.precision, len(decoded)),
-                                 precision=args.precision, crop_mode=args.crop_mode)
+                                 precision=args.precision, crop_mode=args.crop_mode, heat_maps=args.cam)
     predictions = classifier.classify(decoded, names=names, top=args.top)
 
     if args.json:
