@@ -11,6 +11,7 @@ with the probabilities (`resnet.engines`), and a top-5's heat maps cost a 2048×
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from dataclasses import dataclass
@@ -38,13 +39,18 @@ class FeatureMaps:
         return grey_picture(self.grid(columns), min_width=min_width)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CamHead:
     """Where a network's class activation maps come from: the feature map `layer` and the dense kernel after its
     global average pool, (channels, classes)."""
 
     layer: str
     kernel: np.ndarray
+
+    @functools.cached_property
+    def by_class(self) -> np.ndarray:
+        """The kernel as (classes, channels), C-contiguous."""
+        return np.ascontiguousarray(self.kernel.T)
 
 
 def spatial_layers(model: keras.Model) -> list[str]:
@@ -83,12 +89,13 @@ def _only_parent(layer):
     return parents[0].operation if len(parents) == 1 else None
 
 
-def class_activation_maps(features: np.ndarray, kernel: np.ndarray, classes) -> dict[int, np.ndarray]:
+def class_activation_maps(features: np.ndarray, head: CamHead, classes) -> dict[int, np.ndarray]:
     """{class: ReLU(Σ_k w_kc A_k) scaled to [0, 1]} for one image's last feature map (height, width, channels):
     Grad-CAM at that layer, without a gradient (see the module's docstring)."""
     classes = [int(c) for c in classes]
-    weighted = features.astype(np.float32) @ kernel[:, classes]  # (height, width, len(classes))
-    return {c: unit_range(np.maximum(weighted[..., i], 0)) for i, c in enumerate(classes)}
+    # One class's weights are one contiguous row of the kernel's transpose: gathering five costs nothing.
+    weighted = np.einsum("hwk,ck->chw", features, head.by_class[classes])
+    return {c: unit_range(np.maximum(maps, 0)) for c, maps in zip(classes, weighted, strict=True)}
 
 
 def grad_cam_function(model: keras.Model, layer: str):

@@ -280,7 +280,7 @@ class Classifier:
         tops = [self._top(row, top) for row in probabilities]
         # The ranked classes' heat maps, from the feature map the same call returned (resnet.explaining).
         head = self.cam_head if features is not None else None
-        cams = [class_activation_maps(f, head.kernel, [s.index for s in scores]) if head else {}
+        cams = [class_activation_maps(f, head, [s.index for s in scores]) if head else {}
                 for f, scores in zip(features if head else probabilities, tops, strict=True)]
         latency = (time.perf_counter() - start) * 1000
         return [Prediction(source=name, top=scores, latency_ms=latency, batch_size=len(crops), device=engine.device,
