@@ -381,10 +381,12 @@ def answers_first(context: Context) -> Section:
 
     rounds = max(2, context.runs // 10)
     alone, with_cam, gradient = [], [], []
-    for _ in range(rounds):  # interleaved, as everywhere in the bench
-        alone.append(burst(False)[0])
-        with_cam.append(burst(True)[0])
-        gradient.append(burst(False, then_gradient=True)[1])
+    cases = [lambda: alone.append(burst(False)[0]), lambda: with_cam.append(burst(True)[0]),
+             lambda: gradient.append(burst(False, then_gradient=True)[1])]
+    for round_number in range(rounds):  # interleaved, the order rotating, as everywhere in the bench
+        shift = round_number % len(cases)
+        for case in cases[shift:] + cases[:shift]:
+            case()
     last_alone, last_with_cam = statistics.median(alone), statistics.median(with_cam)
     section = Section("answers_first", f"{CLASS_SIZE} threads at once, engine {classifier.engine.name} (median of "
                                        f"{rounds} rounds)")

@@ -304,9 +304,9 @@ class Classifier:
         """Grad-CAM of `class_index` for the image behind `prediction`: feature-map-sized, in [0, 1]. At the last
         feature map, for the classes the answer ranked, it is the answer's own map (no gradient, no queue); anywhere
         else it takes the gradient, in the explanations lane."""
+        if layer in (None, prediction.cam_layer) and class_index in prediction.cams:
+            return prediction.cams[class_index]  # (cam_layer is grad_cam_layer, which walks every layer to find it)
         layer = layer or grad_cam_layer(self.model)
-        if layer == prediction.cam_layer and class_index in prediction.cams:
-            return prediction.cams[class_index]
         model_input = prediction.model_input
         with self._lanes.explanation():
             return self.explainer.grad_cam(model_input, class_index, layer)
