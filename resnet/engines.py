@@ -197,7 +197,9 @@ class OpenVinoEngine:
         except queue.Empty:
             request = self._compiled.create_infer_request()
         try:
-            outputs = request.infer(np.ascontiguousarray(batch, dtype=np.float32))  # copied out of the request
+            # The input is read in place (share_inputs: ours, and the call is synchronous); the outputs are copied
+            # out of the request, which the next caller reuses.
+            outputs = request.infer(np.ascontiguousarray(batch, dtype=np.float32), share_inputs=True)
         finally:
             self._idle_requests.put(request)
         return outputs[self._probabilities], (None if self._features is None else outputs[self._features])
