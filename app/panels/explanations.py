@@ -57,8 +57,9 @@ def feature_maps_part(classifier, prediction, number: int) -> None:
 
 
 def explanations_panel(classifier, prediction, number: int) -> None:
-    if not st.toggle("Show what it looked at (Grad-CAM, feature maps)", value=number == 0,
-                     key=photo_key("explain", number, prediction)):
-        return
-    grad_cam_part(classifier, prediction, number)
-    feature_maps_part(classifier, prediction, number)
+    # Grad-CAM comes with the answer, so the first photo shows it at once; feature maps cost a pass through the
+    # network and a picture (about a fifth of the server's CPU for an upload), so they wait to be asked for.
+    if st.toggle("Show where it looked (Grad-CAM)", value=number == 0, key=photo_key("explain", number, prediction)):
+        grad_cam_part(classifier, prediction, number)
+    if st.toggle("Show the feature maps of a layer", key=photo_key("features", number, prediction)):
+        feature_maps_part(classifier, prediction, number)

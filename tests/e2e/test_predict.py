@@ -57,8 +57,10 @@ def test_upload_gives_top5_and_grad_cam(ui):
     for chart in charts:
         check_top5(chart, pretrained)
     assert charts[0]["probabilities"] != charts[1]["probabilities"]  # two photos, two answers
-    # The first photo's explanation is open: a Grad-CAM overlay and feature maps.
+    # The first photo's Grad-CAM is open; its feature maps come when asked for.
     assert ui.page.get_by_test_id("stImage").filter(has_text="Grad-CAM of").count() == 1
+    assert ui.page.get_by_text("most active channels").count() == 0
+    ui.rerun_after(lambda: ui.page.get_by_text("Show the feature maps of a layer").first.click())
     assert ui.page.get_by_text("most active channels").count() == 1
     ui.screenshot("predict")
 

@@ -34,6 +34,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO))
 
 from playwright.async_api import Page, async_playwright  # noqa: E402
+from playwright.async_api import TimeoutError as PlaywrightTimeoutError  # noqa: E402
 
 from tests.e2e.app_server import AppServer, command_line, rss_of, tree_pids  # noqa: E402
 from tests.e2e.streamlit_page import CHROMIUM, CHROMIUM_ARGS, COUNT_RUNS, streamlit_base_path_probe  # noqa: E402
@@ -194,9 +195,16 @@ class Student:
         """Pick the `rank`-th class (from 0) in the first photo's Grad-CAM selectbox; wait for the rerun."""
         box = self.page.get_by_test_id("stSelectbox").filter(
             has=self.page.get_by_test_id("stWidgetLabel").get_by_text("Grad-CAM for the class", exact=True)).first
-        await box.click()
+        option = self.page.get_by_role("option").nth(rank)
+        for _ in range(3):  # a click now and then leaves the options closed (tests/e2e/streamlit_page.py: choose)
+            await box.click()
+            try:
+                await option.wait_for(timeout=5_000)
+                break
+            except PlaywrightTimeoutError:
+                await self.page.keyboard.press("Escape")
         before = await self.runs()
-        await self.page.get_by_role("option").nth(rank).click()
+        await option.click()
         await self.wait_idle(before, timeout_ms)
 
     async def problems(self) -> list[str]:
@@ -379,7 +387,7 @@ async def classroom(base_url: str, sessions: int, memory: MemorySampler, max_rss
           f"{os.cpu_count()} cores × {burst_s:.1f} s (the browsers confined to core(s) "
           f"{','.join(map(str, browser_cores()))}, which the server shares)")
     per_upload = server_cpu / max(1, len(ready))
-    print(f"server CPU per upload: {per_upload:.2f} s (target ≤ {CPU_PER_UPLOAD_TARGET_S:.1f} s)")
+    print(f"server CPU per upload: {per_upload:.2f} s (target ≤ {CPU_PER_UPLOAD_TARGET_S:.2f} s)")
     if per_upload > CPU_PER_UPLOAD_TARGET_S:
         ok = False
         print("FAIL: the server spends more CPU per upload than the target")
