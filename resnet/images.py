@@ -196,7 +196,8 @@ def _check_dimensions(size: tuple[int, int], name: str, min_side: int = MIN_SIDE
 
 def _upright(img: Image.Image) -> Image.Image:
     try:
-        return ImageOps.exif_transpose(img)
+        ImageOps.exif_transpose(img, in_place=True)  # in place: most photos need nothing, and then nothing is copied
+        return img
     except (OSError, SyntaxError, ValueError, TypeError, KeyError, IndexError):
         # Broken EXIF only costs us the orientation; the pixels are still worth classifying.
         return img
@@ -227,7 +228,7 @@ def _to_rgb_array(img: Image.Image, name: str) -> np.ndarray:
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(white, rgba)
     try:
-        return np.array(img.convert("RGB"), dtype=np.uint8)
+        return np.array(img if img.mode == "RGB" else img.convert("RGB"), dtype=np.uint8)
     except ValueError as exc:  # e.g. LAB or HSV TIFFs, which Pillow reads but cannot turn into RGB
         raise ImageError(f"{name}: colour mode {img.mode} is not supported; save the image as RGB") from exc
 
