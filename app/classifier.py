@@ -20,19 +20,13 @@ _warming_lock = threading.Lock()
 def get_classifier(arch: str = "resnet50") -> Classifier:
     # Random weights are allowed here only because the page labels every result they give as UNTRAINED. fp32 is
     # the classifier's own precision; bf16 is asked for per request (the page's switch), where the hardware has it.
+    # Nothing else is warmed: the top-5's Grad-CAMs come with each answer (resnet.explaining), and the gradient is
+    # traced only for the first visitor who asks for another layer.
     classifier = Classifier.load(arch, "imagenet", allow_untrained=True, precision="fp32", background=True)
     if not classifier.pretrained:  # the page says so in plain words; the operator reads where to put them
         notices.for_the_operator(f"no ImageNet weights for {arch}: the Predict page serves random weights",
                                  f"{classifier.weights_problem}; then restart the server")
-    threading.Thread(target=_warm_grad_cam_after_the_switch, args=(classifier,), daemon=True,
-                     name=f"warm-grad-cam-{arch}").start()
     return classifier
-
-
-def _warm_grad_cam_after_the_switch(classifier: Classifier) -> None:
-    # Tracing Grad-CAM takes seconds: done after the first answers and the conversion, not before or beside them.
-    classifier.switched.wait()
-    classifier.warm_up_grad_cam()
 
 
 def warm_in_background(arch: str = "resnet50") -> threading.Thread:

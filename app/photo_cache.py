@@ -1,7 +1,9 @@
-"""What a Predict session has already computed for its photos, kept across its reruns.
+"""What a Predict session has already computed for its photos, kept across its reruns: the one cache of every
+picture, figure and result the page and its panels show for a photo.
 
-Every widget change reruns the whole page. Without this, choosing another Grad-CAM class or feature-map layer decoded,
-cropped and classified every photo again and recomputed every explanation. Entries are keyed by the photo's content
+A click in a photo's panels reruns that photo's part (st.fragment), the settings rerun the whole page. Without this,
+choosing another Grad-CAM class or feature-map layer decoded, cropped and classified every photo again and
+recomputed every explanation. Entries are keyed by the photo's content
 (a SHA-256 of its bytes) and what changes its answer (crop mode, precision, network); a rerun keeps only the entries of
 the photos still on the page, so a session holds at most MAX_PHOTOS photos' worth.
 """
@@ -16,7 +18,7 @@ import streamlit as st
 from resnet import images
 
 PREDICTIONS, EXPLANATIONS = "photo_cache_predictions", "photo_cache_explanations"
-KEPT_PER_PHOTO = 6  # explanations kept per photo (Grad-CAM classes and feature-map layers), most recent
+KEPT_PER_PHOTO = 12  # explanations kept per photo (its crop and bars, Grad-CAM classes, layers, panels), most recent
 
 
 def classify(classifier, named: list[tuple[str, bytes]], *, crop_mode: str, precision: str) -> list:

@@ -11,13 +11,17 @@
 Precision: fp32 everywhere by default (what keras.applications computes); bf16 where the hardware has it
 (`resnet.devices.bf16_unavailable`): OpenVINO on such a CPU, a mixed_bfloat16 twin in TensorFlow on a GPU.
 
-TensorFlow stays the reference (tests check each engine against it) and the engine for gradients (Grad-CAM).
+Every engine answers with the probabilities and, where the network ends in global average pooling and a dense
+layer, the last feature map, from which the top classes' heat maps come without a gradient (`resnet.explaining`).
+TensorFlow stays the reference (tests check each engine against it) and the engine for gradients (Grad-CAM at other
+layers).
 """
 
 from __future__ import annotations
 
 import os
 import queue
+from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -26,16 +30,42 @@ import tensorflow as tf
 from resnet import devices
 from resnet.devices import PRECISIONS
 from resnet.errors import UserError
+from resnet.explaining import cam_head
 
-ENGINES = ("auto", "tf", "tf-folded", "openvino")
 _INPUT_NAME = "input"
 
-# What each engine costs a ResNet-50 on a 2-core AVX2 CPU (`python -m resnet bench`, section "choice", measures them
-# again on any machine): seconds before its first answer (folding, tracing, converting, the first call) and seconds
-# per photo after that. The CLI picks the engine with the least total for the photos it was given, so one photo never
-# pays a conversion that a hundred would earn back.
-SETUP_S = {"tf": 1.4, "tf-folded": 2.0, "openvino": 2.9}
-PER_PHOTO_S = {"tf": 0.090, "tf-folded": 0.074, "openvino": 0.054}
+
+@dataclass(frozen=True)
+class EngineKind:
+    """One way to run the forward pass, as the Classifier, the CLI's choice and `bench` all see it.
+
+    `setup_s` and `per_photo_s` are what it cost a ResNet-50 on a 2-core AVX2 CPU (`python -m resnet bench`, section
+    "choice", measures them again on any machine): seconds before its first answer (folding, tracing, converting,
+    the first call) and seconds per photo after that.
+    """
+
+    name: str
+    what: str  # one line, for --help
+    device: str  # where it computes
+    bf16: str  # where it computes bf16 fast
+    emulates_bf16: bool  # whether it computes bf16 where the hardware lacks it (slowly) when named outright
+    setup_s: float
+    per_photo_s: float
+    converts: bool  # needs a conversion first: the app answers with "tf" meanwhile and converts in the background
+
+
+_TENSORFLOW_DEVICE, _TENSORFLOW_BF16 = "the GPU TensorFlow found, else the CPU", "a GPU of compute capability 8.0+"
+KINDS = {kind.name: kind for kind in (
+    EngineKind("tf", "the Keras model under one tf.function, ready at once", device=_TENSORFLOW_DEVICE,
+               bf16=_TENSORFLOW_BF16, emulates_bf16=True, setup_s=1.4, per_photo_s=0.090, converts=False),
+    EngineKind("tf-folded", "the same with BatchNorm folded into the convolutions (about a second)",
+               device=_TENSORFLOW_DEVICE, bf16=_TENSORFLOW_BF16, emulates_bf16=True, setup_s=2.0, per_photo_s=0.074,
+               converts=False),
+    EngineKind("openvino", "OpenVINO's CPU runtime on the folded network, converted in-process (about 2 s)",
+               device="the CPU", bf16="a CPU with avx512_bf16 or AMX", emulates_bf16=False, setup_s=2.9,
+               per_photo_s=0.054, converts=True),
+)}
+ENGINES = ("auto", *KINDS)
 
 
 def openvino_available() -> bool:
@@ -44,6 +74,11 @@ def openvino_available() -> bool:
     except ImportError:  # optional: its absence only removes the engine
         return False
     return True
+
+
+def runnable_here() -> list[str]:
+    """The engines of KINDS this installation can run (OpenVINO is optional)."""
+    return [name for name in KINDS if name != "openvino" or openvino_available()]
 
 
 def default_engine() -> str:
@@ -75,17 +110,17 @@ def resolve_engine(engine: str, *, gpu: bool | None = None, openvino: bool | Non
 
 
 def engine_for_photos(photos: int, *, gpu: bool | None = None, openvino: bool | None = None) -> str:
-    """The engine that answers `photos` photos soonest, set-up included (see SETUP_S): what "auto" means in the CLI."""
+    """The engine that answers `photos` photos soonest, set-up included (see KINDS): what "auto" means in the CLI."""
     best = resolve_engine("auto", gpu=gpu, openvino=openvino)
-    candidates = [name for name in SETUP_S if name != "openvino" or best == "openvino"]
-    return min(candidates, key=lambda name: SETUP_S[name] + photos * PER_PHOTO_S[name])
+    candidates = [kind for kind in KINDS.values() if not kind.converts or kind.name == best]
+    return min(candidates, key=lambda kind: kind.setup_s + photos * kind.per_photo_s).name
 
 
 def check_precision(precision: str, engine: str) -> None:
     """Refuse bf16 where it would not be fast, unless an engine that emulates it (TensorFlow) is named outright."""
     if precision not in PRECISIONS:
         raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
-    if precision == "bf16" and engine in ("auto", "openvino"):
+    if precision == "bf16" and (engine == "auto" or not KINDS[engine].emulates_bf16):
         reason = devices.bf16_unavailable()
         if reason:
             raise UserError(f"bf16 is not offered here: {reason}; use fp32 (or --engine tf-folded to emulate bf16, "
@@ -93,15 +128,23 @@ def check_precision(precision: str, engine: str) -> None:
 
 
 class TensorFlowEngine:
-    """A Keras model behind one traced `tf.function`: batch in, probabilities out."""
+    """A Keras model behind one traced `tf.function`: batch in, probabilities out, and with them the last feature
+    map where the network's heat maps come from it (`explaining.cam_head`): one call answers and explains."""
 
-    def __init__(self, model: keras.Model, name: str = "tf", precision: str = "fp32"):
+    def __init__(self, model: keras.Model, name: str = "tf", precision: str = "fp32", *, features: bool = True):
+        """`features=False`: the probabilities alone (a caller that shows no heat map, and bench's baseline)."""
         self.name = name
         self.precision = precision
         self.model = bf16_twin(model) if precision == "bf16" else model
+        head = cam_head(model) if features else None
+        self.feature_layer = head.layer if head else None
+        outputs = [self.model.output] + ([self.model.get_layer(self.feature_layer).output] if head else [])
+        both = keras.Model(self.model.inputs[0], outputs)
         signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32, name=_INPUT_NAME)]
-        self._forward = tf.function(lambda x: tf.cast(self.model(x, training=False), tf.float32),
-                                    input_signature=signature)
+        # flatten: a model of one output returns a tensor, not a list of one
+        self._forward = tf.function(
+            lambda x: tuple(tf.cast(y, tf.float32) for y in tf.nest.flatten(both(x, training=False))),
+            input_signature=signature)
 
     @property
     def device(self) -> str:
@@ -111,17 +154,24 @@ class TensorFlowEngine:
         """The traced graph (traced now if it was not yet): what OpenVINO converts."""
         return self._forward.get_concrete_function()
 
+    def answer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """(probabilities, the feature map of `feature_layer` or None) for a preprocessed batch."""
+        outputs = [y.numpy() for y in self._forward(tf.convert_to_tensor(batch, tf.float32))]
+        return outputs[0], (outputs[1] if len(outputs) > 1 else None)
+
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        return self._forward(tf.convert_to_tensor(batch, tf.float32)).numpy()
+        return self.answer(batch)[0]
 
 
 class OpenVinoEngine:
-    """OpenVINO's CPU runtime on the graph of a (folded) TensorFlowEngine, converted in this process."""
+    """OpenVINO's CPU runtime on the graph of a (folded) TensorFlowEngine, converted in this process; it answers
+    with the same outputs as its source."""
 
     def __init__(self, source: TensorFlowEngine, precision: str = "fp32"):
         openvino = devices.import_openvino()
         self.name = "openvino"
         self.precision = precision
+        self.feature_layer = source.feature_layer
         # share_weights=False: by default the converted model points into the TensorFlow variables' memory, and
         # the folded twin they belong to is freed once converted; its reused memory then gave wrong answers.
         converted = openvino.convert_model(source.concrete_function(), share_weights=False)
@@ -129,6 +179,10 @@ class OpenVinoEngine:
         # fp32 must mean what keras.applications computes.
         config = {"INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32", "PERFORMANCE_HINT": "LATENCY"}
         self._compiled = openvino.Core().compile_model(converted, "CPU", config)
+        # The outputs by rank, not by position: probabilities are (batch, classes), the feature map has 4 axes.
+        ranks = [output.get_partial_shape().rank.get_length() for output in self._compiled.outputs]
+        self._probabilities = ranks.index(2)
+        self._features = ranks.index(4) if 4 in ranks else None
         # CompiledModel.__call__ reuses one infer request, so threads calling at once would overwrite each other's
         # input and output. Each call borrows an idle request instead; there are never more than callers at once.
         self._idle_requests: queue.SimpleQueue = queue.SimpleQueue()
@@ -137,30 +191,37 @@ class OpenVinoEngine:
     def device(self) -> str:
         return devices.cpu_name()  # OpenVINO's CPU plugin, whatever else the machine has
 
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
+    def answer(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         try:
             request = self._idle_requests.get_nowait()
         except queue.Empty:
             request = self._compiled.create_infer_request()
         try:
-            return request.infer(np.ascontiguousarray(batch, dtype=np.float32))[0]  # copied out of the request
+            # The input is read in place (share_inputs: ours, and the call is synchronous); the outputs are copied
+            # out of the request, which the next caller reuses.
+            outputs = request.infer(np.ascontiguousarray(batch, dtype=np.float32), share_inputs=True)
         finally:
             self._idle_requests.put(request)
+        return outputs[self._probabilities], (None if self._features is None else outputs[self._features])
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        return self.answer(batch)[0]
 
 
 def make_engine(model: keras.Model, engine: str | None = None, precision: str | None = None, *,
-                folded: TensorFlowEngine | None = None):
+                folded: TensorFlowEngine | None = None, features: bool = True):
     """The engine named (None: RESNET_ENGINE, else "auto") at `precision` (None: RESNET_PRECISION, else fp32) for
-    `model`, which stays untouched. `folded`: a tf-folded engine of `model` already made, reused by OpenVINO."""
+    `model`, which stays untouched. `folded`: a tf-folded engine of `model` already made, reused by OpenVINO (its
+    outputs are the converted engine's). `features`: whether it answers with the last feature map too."""
     engine = engine or default_engine()
     precision = precision or default_precision()
     check_precision(precision, engine)
     chosen = resolve_engine(engine)
     if chosen == "tf":
-        return TensorFlowEngine(model, "tf", precision)
+        return TensorFlowEngine(model, "tf", precision, features=features)
     if chosen == "tf-folded" or (precision == "bf16" and devices.has_gpu()):
-        return TensorFlowEngine(fold_batch_norm(model), "tf-folded", precision)
-    return OpenVinoEngine(folded or TensorFlowEngine(fold_batch_norm(model), "tf-folded"), precision)
+        return TensorFlowEngine(fold_batch_norm(model), "tf-folded", precision, features=features)
+    return OpenVinoEngine(folded or TensorFlowEngine(fold_batch_norm(model), "tf-folded", features=features), precision)
 
 
 def bf16_twin(model: keras.Model) -> keras.Model:

@@ -107,7 +107,7 @@ def _warm(classifier, precision: str):
 
 
 def _spatial(model) -> list[str]:
-    from resnet.inference import spatial_layers  # noqa: PLC0415
+    from resnet.explaining import spatial_layers  # noqa: PLC0415
 
     return spatial_layers(model)
 

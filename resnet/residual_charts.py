@@ -12,8 +12,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from resnet.inference import UNTRAINED_LABEL, ClassScore, heat_colours
+from resnet.inference import UNTRAINED_LABEL, ClassScore
 from resnet.lesion import LesionResult
+from resnet.pictures import heat_colours
 from resnet.predict_charts import class_name, top_bars
 from resnet.receptive import Box
 from resnet.residual_blocks import ResidualBlock

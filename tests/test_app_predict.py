@@ -136,8 +136,10 @@ def feature_picture(at: AppTest):
 
 
 def test_feature_maps_of_the_chosen_layer_are_one_picture():
-    # The pixels are checked in tests/test_inference.py (FeatureMaps.picture); here, that the page shows the layer.
+    # The pixels are checked in tests/test_pictures.py (FeatureMaps.picture); here, that the page shows the layer.
     at = page()
+    assert not [image for image in at.get("image") if any("most active channels" in c for c in image.captions)]
+    at.toggle(key="features_0_cat_chelsea.jpg").set_value(True).run()  # computed only when asked for
     assert not charts(at, "maps_0")  # a picture, not megabytes of chart data
     url, caption = feature_picture(at)
     assert caption.startswith("conv1_relu: the 32 most active channels (112×112 each")

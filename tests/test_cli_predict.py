@@ -37,7 +37,7 @@ def test_json_top5_equals_keras_applications_on_the_same_file(capsys, official_r
         np.testing.assert_allclose([t["probability"] for t in record["top"]], expected[top5], atol=1e-5)
         assert record["latency_ms"] > 0 and record["device"].startswith(("CPU", "GPU"))
         assert record["pretrained"] is True and record["precision"] == "fp32"
-        assert record["engine"] == "tf"  # two photos do not earn a conversion back (engines.SETUP_S)
+        assert record["engine"] == "tf"  # two photos do not earn a conversion back (engines.KINDS)
 
 
 def test_text_output_lists_top_k_with_label_index_probability_device_and_latency(capsys, official_resnet50_h5):
@@ -109,3 +109,22 @@ def test_bf16_emulated_by_name_is_labelled_bf16(capsys, offline):
     assert code == 0, err
     [record] = json.loads(out)
     assert (record["engine"], record["precision"]) == ("tf", "bf16")
+
+
+def test_cam_adds_the_top1_heat_map_which_is_grad_cam_at_the_last_feature_map(capsys, official_resnet50_h5):
+    from resnet import images
+    from resnet.explaining import Explainer
+
+    code, out, err = run(capsys, CAT, "--weights", official_resnet50_h5, "--engine", "tf", "--json", "--cam")
+    assert code == 0, err
+    [record] = json.loads(out)
+    cam = record["cam"]
+    assert cam["layer"] == "conv5_block3_out" and cam["class"] == record["top"][0]["index"]
+    heat = np.array(cam["map"])
+    assert heat.shape == (7, 7) and heat.min() == 0.0 and heat.max() == pytest.approx(1.0)
+    model = keras.applications.ResNet50(weights=str(official_resnet50_h5))
+    by_gradient = Explainer(model).grad_cam(images.prepare(images.read_image_file(CAT)), cam["class"],
+                                            "conv5_block3_out")
+    np.testing.assert_allclose(heat, by_gradient, rtol=0, atol=1e-5)
+    code, out, err = run(capsys, CAT, "--weights", official_resnet50_h5, "--cam")
+    assert code == 2 and err.startswith("error: --cam") and "--json" in err

@@ -67,6 +67,24 @@ def test_openvino_matches_tensorflow_in_fp32(model, sample_batch, expected):
     np.testing.assert_allclose(engine(sample_batch), expected, rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("name", engines.runnable_here())
+def test_every_engine_of_the_table_answers_with_the_last_feature_map_beside_the_probabilities(model, sample_batch,
+                                                                                              expected, name):
+    engine = engines.make_engine(model, name, "fp32")
+    probabilities, features = engine.answer(sample_batch)
+    assert engine.name == name and engine.feature_layer == "conv5_block3_out"
+    np.testing.assert_allclose(probabilities, expected, rtol=0, atol=1e-5)
+    reference = keras.Model(model.input, model.get_layer("conv5_block3_out").output)(sample_batch).numpy()
+    assert features.shape == (3, 7, 7, 2048) and features.dtype == np.float32
+    np.testing.assert_allclose(features, reference, rtol=1e-4, atol=1e-4 * np.abs(reference).max())
+
+
+def test_the_table_says_which_engine_the_app_converts_in_the_background():
+    assert engines.ENGINES == ("auto", *engines.KINDS)
+    assert [name for name, kind in engines.KINDS.items() if kind.converts] == ["openvino"]
+    assert all(kind.setup_s > 0 and 0 < kind.per_photo_s < kind.setup_s for kind in engines.KINDS.values())
+
+
 def test_openvino_converts_a_folded_engine_it_is_given(model, sample_batch, expected):
     folded = engines.make_engine(model, "tf-folded", "fp32")
     engine = engines.make_engine(model, "openvino", "fp32", folded=folded)
@@ -139,7 +157,7 @@ def test_the_cli_converts_only_for_enough_photos_to_earn_the_conversion_back():
     assert engines.engine_for_photos(1000, gpu=True, openvino=True) != "openvino"  # OpenVINO would skip the GPU
     break_even = next(n for n in range(1, 10_000) if engines.engine_for_photos(n, gpu=False, openvino=True) != "tf")
     # What the choice promises: below break-even nothing converts, from there the conversion has paid for itself.
-    cost = {name: engines.SETUP_S[name] + break_even * engines.PER_PHOTO_S[name] for name in engines.SETUP_S}
+    cost = {name: kind.setup_s + break_even * kind.per_photo_s for name, kind in engines.KINDS.items()}
     assert cost[engines.engine_for_photos(break_even, gpu=False, openvino=True)] <= cost["tf"]
     assert 10 < break_even < 1000
 

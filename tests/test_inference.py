@@ -1,4 +1,4 @@
-"""resnet.inference and resnet.engines: bytes → top-5 through the app's path, engine parity, Grad-CAM, feature maps.
+"""resnet.inference: bytes → top-5 through the app's path, with each ranked class's heat map; the lanes.
 
 One ResNet-50 with random weights (BatchNorm statistics included) is written to a legacy .h5 file by conftest and
 loaded here once; the keras.applications reference loads the same file.
@@ -11,11 +11,9 @@ import keras
 import numpy as np
 import pytest
 
-import resnet
 from resnet import images
 from resnet.errors import ImageError, WeightsUnavailable
-from resnet.inference import (UNTRAINED_LABEL, Classifier, FeatureMaps, Prediction, feature_grid, feature_maps,
-                              grad_cam, grad_cam_layer, overlay)
+from resnet.inference import UNTRAINED_LABEL, Classifier, Prediction
 from resnet.weights import class_names
 from tests.bad_images import bad_inputs
 from tests.conftest import AtOnce, run_together
@@ -78,9 +76,9 @@ class CountingEngine:
         self.engine, self.at_once = engine, AtOnce(0.05)
         self.name, self.device, self.precision = engine.name, engine.device, engine.precision
 
-    def __call__(self, batch):
+    def answer(self, batch):
         with self.at_once.hold():
-            return self.engine(batch)
+            return self.engine.answer(batch)
 
 
 def test_requests_from_many_sessions_run_one_at_a_time_and_all_get_their_answer(official_resnet50_h5):
@@ -99,9 +97,12 @@ def test_requests_from_many_sessions_run_one_at_a_time_and_all_get_their_answer(
     assert counting.at_once.most == 2
 
 
+EARLIER = "conv4_block6_out"  # Grad-CAM there takes the gradient, in the explanations lane
+
+
 def test_a_top5_does_not_wait_behind_a_grad_cam(classifier, cat_prediction):
-    layer = grad_cam_layer(classifier.model)
-    real = classifier._explainer(layer)
+    layer = EARLIER
+    real = classifier.explainer._grad_cam_function(layer)
     started, release = threading.Event(), threading.Event()
 
     def held_explainer(*args):  # a Grad-CAM that takes as long as the test says
@@ -109,7 +110,7 @@ def test_a_top5_does_not_wait_behind_a_grad_cam(classifier, cat_prediction):
         release.wait(30)
         return real(*args)
 
-    classifier._explainers[layer] = held_explainer
+    classifier.explainer._grad_cams[layer] = held_explainer
     try:
         explaining = threading.Thread(target=classifier.grad_cam, args=(cat_prediction, 0, layer))
         explaining.start()
@@ -119,13 +120,13 @@ def test_a_top5_does_not_wait_behind_a_grad_cam(classifier, cat_prediction):
     finally:
         release.set()
         explaining.join()
-        classifier._explainers[layer] = real
+        classifier.explainer._grad_cams[layer] = real
 
 
 def test_other_work_on_the_network_queues_in_the_explanations_lane(classifier, cat_prediction):
     # Lesions and receptive fields hold classifier.explaining(): a Grad-CAM waits for them, as for another Grad-CAM.
-    layer = grad_cam_layer(classifier.model)
-    real = classifier._explainer(layer)
+    layer = EARLIER
+    real = classifier.explainer._grad_cam_function(layer)
     started, holding, release = threading.Event(), threading.Event(), threading.Event()
 
     def noting_explainer(*args):
@@ -137,7 +138,7 @@ def test_other_work_on_the_network_queues_in_the_explanations_lane(classifier, c
             holding.set()
             release.wait(30)
 
-    classifier._explainers[layer] = noting_explainer
+    classifier.explainer._grad_cams[layer] = noting_explainer
     threads = [threading.Thread(target=hold_the_lane),
                threading.Thread(target=classifier.grad_cam, args=(cat_prediction, 0, layer))]
     try:
@@ -151,7 +152,7 @@ def test_other_work_on_the_network_queues_in_the_explanations_lane(classifier, c
         release.set()
         for thread in threads:
             thread.join()
-        classifier._explainers[layer] = real
+        classifier.explainer._grad_cams[layer] = real
 
 
 def test_prediction_carries_the_crop_the_model_saw_and_reports_device_and_latency(classifier):
@@ -198,7 +199,7 @@ def test_classify_refuses_each_bad_input_with_one_line(classifier, case):
     assert fragment in str(info.value) and "\n" not in str(info.value) and name in str(info.value)
 
 
-# --- Grad-CAM and feature maps ---------------------------------------------------------------------------------------
+# --- each ranked class's heat map comes with the answer ------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -206,117 +207,23 @@ def cat_prediction(classifier):
     return classifier.classify([CAT.read_bytes()])[0]
 
 
-def test_grad_cam_layer_is_the_last_stage_output():
-    assert grad_cam_layer(keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3))) == "conv5_block3_out"
-    assert grad_cam_layer(resnet.build("resnet50v2", input_shape=(64, 64, 3))) == "post_relu"
-    assert grad_cam_layer(resnet.build("resnet20")) == "conv4_block3_out"
+def test_each_ranked_class_has_its_heat_map_from_the_answer(classifier, cat_prediction):
+    assert cat_prediction.cam_layer == "conv5_block3_out"
+    assert set(cat_prediction.cams) == {s.index for s in cat_prediction.top}
+    first, second = (cat_prediction.cams[s.index] for s in cat_prediction.top[:2])
+    assert first.shape == (7, 7) and first.min() == 0.0 and first.max() == pytest.approx(1.0)
+    assert np.unique(np.round(first, 4)).size > 2  # a map, not a constant or a single hot cell
+    assert np.abs(first - second).max() > 0.1  # it depends on the class
+    # asked through the classifier at that layer, it is the answer's own map: no gradient is traced
+    assert classifier.grad_cam(cat_prediction, cat_prediction.top[0].index) is first
+    assert classifier._explainer is None or "conv5_block3_out" not in classifier._explainer._grad_cams
 
 
-def test_grad_cam_is_feature_map_sized_and_spans_zero_to_one(classifier, cat_prediction):
-    cam = classifier.grad_cam(cat_prediction, cat_prediction.top[0].index)
-    assert cam.shape == (7, 7)
-    assert cam.min() == 0.0 and cam.max() == pytest.approx(1.0)
-    assert np.unique(np.round(cam, 4)).size > 2  # a map, not a constant or a single hot cell
-
-
-def test_grad_cam_depends_on_the_class(classifier, cat_prediction):
-    first = classifier.grad_cam(cat_prediction, cat_prediction.top[0].index)
-    second = classifier.grad_cam(cat_prediction, cat_prediction.top[1].index)
-    assert np.abs(first - second).max() > 0.1
-
-
-def test_grad_cam_uses_the_gradient_of_the_logit(classifier, cat_prediction, reference):
-    """Against a plain GradientTape through keras.applications with its softmax removed."""
-    import tensorflow as tf
-
-    cls = cat_prediction.top[0].index
-    logits_model = keras.Model(reference.input, [reference.get_layer("conv5_block3_out").output,
-                                                 reference.get_layer("predictions").output])
-    reference.get_layer("predictions").activation = keras.activations.linear
-    try:
-        x = tf.constant(cat_prediction.model_input[np.newaxis])
-        with tf.GradientTape() as tape:
-            activations, logits = logits_model(x, training=False)
-            score = logits[0, cls]
-        gradients = tape.gradient(score, activations)[0].numpy()
-    finally:
-        reference.get_layer("predictions").activation = keras.activations.softmax
-    cam = np.maximum(activations[0].numpy() @ gradients.mean(axis=(0, 1)), 0)
-    expected = (cam - cam.min()) / (cam.max() - cam.min())
-    np.testing.assert_allclose(classifier.grad_cam(cat_prediction, cls), expected, atol=1e-4)
-    np.testing.assert_allclose(grad_cam(classifier.model, cat_prediction.model_input, cls), expected, atol=1e-4)
-
-
-def test_overlay_is_the_crop_tinted_by_the_heat_map(classifier, cat_prediction):
-    cam = classifier.grad_cam(cat_prediction, cat_prediction.top[0].index)
-    tinted = overlay(cat_prediction.crop, cam)
-    assert tinted.shape == (224, 224, 3) and tinted.dtype == np.uint8
-    assert not np.array_equal(tinted, cat_prediction.crop)
-    hot = np.unravel_index(np.argmax(cam), cam.shape)
-    y, x = (hot[0] * 32 + 16, hot[1] * 32 + 16)  # centre of the hottest cell in crop pixels
-    assert int(tinted[y, x, 0]) - int(tinted[y, x, 2]) > int(cat_prediction.crop[y, x, 0]) - int(
-        cat_prediction.crop[y, x, 2])  # hot → redder than the photo there
-
-
-def test_feature_maps_are_normalised_per_channel_and_most_active_first(classifier, cat_prediction):
-    maps = classifier.feature_maps(cat_prediction, "conv2_block1_out", limit=16)
-    assert maps.maps.shape == (16, 56, 56) and len(maps.channels) == 16
-    for channel in maps.maps:
-        assert channel.min() == 0.0 and channel.max() == pytest.approx(1.0) or not channel.any()
-    extractor = keras.Model(classifier.model.input, classifier.model.get_layer("conv2_block1_out").output)
-    strength = extractor(cat_prediction.model_input[np.newaxis]).numpy()[0].mean(axis=(0, 1))
-    assert list(maps.channels) == np.argsort(-strength, kind="stable")[:16].tolist()
-
-
-def test_cached_feature_maps_equal_the_plain_function(classifier, cat_prediction):
-    cached = classifier.feature_maps(cat_prediction, "conv3_block4_out", limit=8)
-    plain = feature_maps(classifier.model, cat_prediction.model_input, "conv3_block4_out", limit=8)
-    assert cached.channels == plain.channels
-    np.testing.assert_allclose(cached.maps, plain.maps, atol=1e-5)
-    assert cached.grid(columns=4).shape == (2 * 28 + 1, 4 * 28 + 3)
-
-
-def test_only_the_most_recently_used_feature_extractors_are_kept(classifier, cat_prediction):
-    from resnet.inference import KEPT_FEATURE_EXTRACTORS, spatial_layers
-
-    # small late maps: quick to trace and run
-    layers = spatial_layers(classifier.model)[-(KEPT_FEATURE_EXTRACTORS + 3):]
-    for layer in layers:
-        classifier.feature_maps(cat_prediction, layer, limit=2)
-    kept = list(classifier._feature_extractors)
-    # a class browsing every layer does not keep a traced graph for each
-    assert kept == layers[-KEPT_FEATURE_EXTRACTORS:]
-    again = classifier.feature_maps(cat_prediction, layers[0], limit=4)  # an evicted layer is traced anew
-    plain = feature_maps(classifier.model, cat_prediction.model_input, layers[0], limit=4)
-    assert again.channels == plain.channels and list(classifier._feature_extractors)[-1] == layers[0]
-
-
-def test_feature_grid_tiles_channels_row_by_row():
-    maps = np.random.default_rng(0).random((10, 5, 6)).astype("float32")
-    grid = feature_grid(maps, columns=4, gap=1)
-    assert grid.shape == (3 * 5 + 2, 4 * 6 + 3)
-    np.testing.assert_array_equal(grid[0:5, 7:13], maps[1])
-    np.testing.assert_array_equal(grid[12:17, 7:13], maps[9])
-    assert np.isnan(grid[12:17, 14:]).all() and np.isnan(grid[5]).all()  # empty tiles and gaps stay blank
-
-
-def test_feature_picture_is_the_grid_in_grey_enlarged_by_whole_pixels():
-    maps = np.random.default_rng(1).random((3, 7, 7)).astype("float32")
-    maps[0] = 0.0
-    maps[0, 0, 0] = 1.0
-    picture = FeatureMaps("layer", (0, 1, 2), maps).picture(columns=2, min_width=100)
-    factor = 100 // 15 + 1  # the grid is 15 pixels wide: 2 maps and a gap
-    assert picture.dtype == np.uint8 and picture.shape == (15 * factor, 15 * factor)
-    assert (picture[:factor, :factor] == 255).all() and (picture[factor:7 * factor, :7 * factor] == 0).all()
-    assert (picture[:, 7 * factor:8 * factor] == 255).all()  # the gap between the columns is white
-    assert (picture[8 * factor:, 8 * factor:] == 255).all()  # so is the empty fourth tile
-    np.testing.assert_array_equal(picture[8 * factor:15 * factor:factor, :7 * factor:factor],
-                                  np.rint(maps[2] * 255).astype(np.uint8))
-
-
-def test_feature_maps_of_a_dense_layer_are_refused(classifier, cat_prediction):
-    with pytest.raises(ValueError, match="no spatial output"):
-        feature_maps(classifier.model, cat_prediction.model_input, "avg_pool")
+def test_json_with_cam_holds_the_top1_map(cat_prediction):
+    record = cat_prediction.to_json(cam=True)
+    assert record["cam"]["layer"] == "conv5_block3_out" and record["cam"]["class"] == cat_prediction.top[0].index
+    np.testing.assert_allclose(record["cam"]["map"], cat_prediction.cams[cat_prediction.top[0].index], atol=1e-6)
+    assert "cam" not in cat_prediction.to_json()
 
 
 # --- without ImageNet weights ---------------------------------------------------------------------------------------
@@ -337,3 +244,12 @@ def test_untrained_classifier_labels_every_prediction(offline):
     [prediction] = untrained.classify([CAT.read_bytes()])
     assert prediction.pretrained is False and prediction.caption == UNTRAINED_LABEL
     assert prediction.to_json()["pretrained"] is False
+
+
+def test_without_heat_maps_the_engine_answers_with_the_probabilities_alone(classifier, cat_prediction):
+    plain = Classifier(classifier.model, pretrained=True, weights_source="test", arch="resnet50", engine="tf",
+                       warm_up=False, heat_maps=False)
+    [prediction] = plain.classify([CAT.read_bytes()])
+    assert plain.engine.feature_layer is None and plain.engine.answer(prediction.model_input[np.newaxis])[1] is None
+    assert [s.index for s in prediction.top] == [s.index for s in cat_prediction.top]
+    assert prediction.cams == {} and prediction.cam_layer is None and "cam" not in prediction.to_json(cam=True)

@@ -1,7 +1,9 @@
 """Panels: one feature's controls and results, called from a page with a line or two (app/views/ stays short).
 
-The heavy objects behind a panel are built once per server (st.cache_resource) and its results for a photo are
-cached per photo (st.cache_data); nothing runs until a visitor switches the panel on.
+The heavy objects behind a panel are built once per server and network (st.cache_resource); a panel runs them on
+`prediction.model_input` in the classifier's explanations lane, and keeps what it shows (results, figures, pictures)
+in the session's photo cache (app/photo_cache.py), once per photo and choice. Nothing runs until a visitor switches
+the panel on. On the Predict page each photo's panels run in one st.fragment.
 """
 
 

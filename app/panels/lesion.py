@@ -1,12 +1,11 @@
 """The Predict page's lesion study (Veit, Wilber & Belongie 2016): take residual blocks out, watch the answer."""
 
-import numpy as np
 import streamlit as st
 
+from app import photo_cache
 from app.panels import photo_key
-from resnet import images
 from resnet.inference import top_scores
-from resnet.lesion import LesionNet, LesionResult
+from resnet.lesion import LesionNet
 from resnet.residual_charts import lesion_depth_figure, top_pair_figure
 
 EXPLANATION = (
@@ -22,12 +21,6 @@ def lesion_net(_classifier, arch: str, network: int) -> LesionNet:
     return LesionNet(_classifier.model, arch)
 
 
-@st.cache_data(show_spinner="Taking the blocks out, one at a time…", max_entries=64)
-def lesions(_classifier, _net, network: int, crop: np.ndarray, preprocessing: str, chosen: tuple) -> LesionResult:
-    with _classifier.explaining():
-        return _net.each_block(images.preprocess(crop, preprocessing), also=[chosen] if chosen else [])
-
-
 def lesion_panel(classifier, prediction, number: int) -> None:
     if not st.toggle("Take residual blocks out (lesion study)", key=photo_key("lesion", number, prediction)):
         return
@@ -36,15 +29,21 @@ def lesion_panel(classifier, prediction, number: int) -> None:
     names = net.block_names
     chosen = st.multiselect("Blocks to remove together", names, default=[names[len(names) // 2]],
                             key=photo_key("lesion_blocks", number, prediction))
-    result = lesions(classifier, net, id(classifier.model), prediction.crop, prediction.preprocessing, tuple(chosen))
-    intact = top_scores(result.intact, classifier.labels)
-    if chosen:
-        removed = result.removed[-1]
-        st.plotly_chart(top_pair_figure(intact, top_scores(result.lesioned[-1], classifier.labels),
-                                        " + ".join(removed), pretrained=classifier.pretrained),
-                        key=f"lesion_top_{number}")
-    st.plotly_chart(lesion_depth_figure(result, net.blocks, intact[0], pretrained=classifier.pretrained),
-                    key=f"lesion_depth_{number}")
-    worst, kept = result.costliest_block()
-    st.caption(f"Each bar is the network without one block ({len(names)} networks, computed as one batch). "
-               f"Removing {worst} costs the most: {result.intact[result.top_class]:.1%} → {kept:.1%}.")
+
+    def measured():
+        with classifier.explaining():
+            result = net.each_block(prediction.model_input, also=[tuple(chosen)] if chosen else [])
+        intact = top_scores(result.intact, classifier.labels)
+        pair = top_pair_figure(intact, top_scores(result.lesioned[-1], classifier.labels),
+                               " + ".join(result.removed[-1]), pretrained=classifier.pretrained) if chosen else None
+        worst, kept = result.costliest_block()
+        return pair, lesion_depth_figure(result, net.blocks, intact[0], pretrained=classifier.pretrained), (
+            f"Each bar is the network without one block ({len(names)} networks, computed as one batch). "
+            f"Removing {worst} costs the most: {result.intact[result.top_class]:.1%} → {kept:.1%}.")
+
+    with st.spinner("Taking the blocks out, one at a time…"):
+        pair, depth, caption = photo_cache.explanation(prediction, ("lesion", tuple(chosen)), measured)
+    if pair is not None:
+        st.plotly_chart(pair, key=f"lesion_top_{number}")
+    st.plotly_chart(depth, key=f"lesion_depth_{number}")
+    st.caption(caption)

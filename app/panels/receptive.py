@@ -7,8 +7,8 @@ import numpy as np
 import streamlit as st
 
 import resnet
+from app import photo_cache
 from app.panels import photo_key
-from resnet import images
 from resnet.receptive import NOISE_IMAGES, FieldProbe, field_layers, noise_images, plain_twin
 from resnet.residual_charts import field_picture
 
@@ -67,14 +67,6 @@ def photo_probes(_classifier, arch: str, network: int) -> tuple[FieldProbe, Fiel
     return FieldProbe(_classifier.model), FieldProbe(plain_twin(_classifier.model, arch))
 
 
-@st.cache_data(show_spinner="Following the gradient back to the pixels…", max_entries=64)
-def photo_fields(_classifier, _probes, network: int, crop: np.ndarray, preprocessing: str, layer: str,
-                 position: tuple) -> tuple:
-    x = images.preprocess(crop, preprocessing)[np.newaxis]
-    with _classifier.explaining():
-        return tuple(probe.field(layer, position, x) for probe in _probes)
-
-
 def receptive_panel(classifier, prediction, number: int) -> None:
     if not st.toggle("How far a unit sees (receptive fields)", key=photo_key("receptive", number, prediction)):
         return
@@ -82,8 +74,13 @@ def receptive_panel(classifier, prediction, number: int) -> None:
     probes = photo_probes(classifier, classifier.arch_name, id(classifier.model))
     key = photo_key("field", number, prediction)
     layer, position = field_controls(classifier.arch_name, probes[0], key)
-    fields = photo_fields(classifier, probes, id(classifier.model), prediction.crop, prediction.preprocessing, layer,
-                          position)
+
+    def measured():
+        with classifier.explaining():
+            return tuple(probe.field(layer, position, prediction.model_input[np.newaxis]) for probe in probes)
+
+    with st.spinner("Following the gradient back to the pixels…"):
+        fields = photo_cache.explanation(prediction, ("fields", layer, position), measured)
     show_fields(fields, layer, position, prediction.crop, probes[0].jump(layer))
 
 

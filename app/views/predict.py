@@ -5,7 +5,7 @@ import streamlit as st
 import resnet
 from app import notices, photo_cache
 from app.classifier import get_classifier
-from app.panels import photo_key
+from app.panels.explanations import explanations_panel
 from app.panels.lesion import lesion_panel
 from app.panels.receptive import receptive_panel
 from app.panels.shortcuts import shortcuts_panel
@@ -14,13 +14,12 @@ from resnet.architectures import WITH_WEIGHTS
 from resnet.devices import bf16_unavailable
 from resnet.engines import default_precision
 from resnet.errors import UserError
-from resnet.inference import UNTRAINED_LABEL, grad_cam_layer, overlay, sample_images, spatial_layers
+from resnet.inference import UNTRAINED_LABEL, sample_images
 from resnet.paths import FIRST_SAMPLE
-from resnet.predict_charts import class_name, heat_figure, top_figure
+from resnet.predict_charts import top_figure
 
 CROPS = {"center": "Centre crop: scale the short side to 224, cut the middle square out",
          "squash": "Squash: resize the whole photo to 224×224, ignoring its shape"}
-FIRST_FEATURE_LAYER = "conv1_relu"
 
 
 # ---- one photo -----------------------------------------------------------------------------------------------------
@@ -33,56 +32,27 @@ def show_prediction(classifier, prediction, number: int) -> None:
     crop_picture = photo_cache.explanation(prediction, ("crop",),
                                            lambda: images.encoded(prediction.crop, "JPEG", quality=90))
     left.image(crop_picture, caption="What the network saw (224×224)")
-    right.plotly_chart(top_figure(prediction.top, pretrained=prediction.pretrained), key=f"top_{number}")
+    bars = photo_cache.explanation(prediction, ("top",), lambda: top_figure(prediction.top,
+                                                                            pretrained=prediction.pretrained))
+    right.plotly_chart(bars, key=f"top_{number}")
     right.dataframe(
         [{"rank": rank, "class": s.label, "index": s.index, "probability": round(s.probability, 4)}
          for rank, s in enumerate(prediction.top, 1)], hide_index=True, key=f"table_{number}")
     st.caption(f"{prediction.device} · engine {prediction.engine} · {prediction.precision} · "
                f"{prediction.latency_ms:.0f} ms for "
                f"{prediction.batch_size} photo{'s' if prediction.batch_size > 1 else ''} (decode → top-5, one batch)")
-    if st.toggle("Show what it looked at (Grad-CAM, feature maps)", value=number == 0,
-                 key=photo_key("explain", number, prediction)):
-        show_explanations(classifier, prediction, number)
-    lesion_panel(classifier, prediction, number)
-    shortcuts_panel(classifier, prediction, number)
-    receptive_panel(classifier, prediction, number)
+    photo_panels(classifier, prediction, number)
     st.divider()
 
 
-def show_explanations(classifier, prediction, number: int) -> None:
-    # Option labels without probabilities: those change with the crop while the widget (and its labels) stays.
-    scores = {s.index: s for s in prediction.top}
-    class_index = st.selectbox("Grad-CAM for the class", list(scores), format_func=lambda i: class_name(scores[i]),
-                               key=photo_key("cam_class", number, prediction))
-    target = grad_cam_layer(classifier.model)
-
-    def grad_cam():
-        cam = classifier.grad_cam(prediction, class_index, target)
-        return cam, images.encoded(overlay(prediction.crop, cam), "JPEG", quality=90)
-
-    cam, overlaid = photo_cache.explanation(prediction, ("grad-cam", class_index), grad_cam)
-    left, right = st.columns(2)
-    left.image(overlaid,
-               caption=f"Grad-CAM of “{class_name(scores[class_index])}” ({scores[class_index].probability:.1%}) over "
-                       "the crop: red is where evidence for it lies")
-    right.plotly_chart(heat_figure(cam, f"{target}: {cam.shape[0]}×{cam.shape[1]} map"), key=f"cam_{number}")
-
-    names = spatial_layers(classifier.model)
-    layer = st.selectbox("Feature maps of the layer", names,
-                         index=names.index(FIRST_FEATURE_LAYER) if FIRST_FEATURE_LAYER in names else 0,
-                         key=photo_key("layer", number, prediction))
-
-    def feature_maps():
-        maps = classifier.feature_maps(prediction, layer, limit=32)
-        # Fast PNG (lossless keeps the maps' squares sharp): 22 ms against 37 ms at Pillow's default level.
-        return maps.channels, maps.maps.shape[1:], images.encoded(maps.picture(), "PNG", compress_level=1)
-
-    channels, (height, width), picture = photo_cache.explanation(prediction, ("feature maps", layer), feature_maps)
-    # An image, not a heat-map chart: the chart's data for 32 maps of 112×112 was 2.3 MB per session.
-    # output_format: left on "auto", Streamlit would take a grey PNG for a JPEG and re-encode it on every rerun.
-    st.image(picture, width="stretch", output_format="PNG",
-             caption=f"{layer}: the {len(channels)} most active channels ({height}×{width} each, each scaled "
-                     f"to its own range; channels {', '.join(map(str, channels[:8]))}, … row by row)")
+@st.fragment
+def photo_panels(classifier, prediction, number: int) -> None:
+    """One photo's explanations and panels, as a fragment: a class, a layer or a switch chosen here reruns this
+    photo's part only, not the page with every other photo on it (the uploader and the settings rerun the page)."""
+    explanations_panel(classifier, prediction, number)
+    lesion_panel(classifier, prediction, number)
+    shortcuts_panel(classifier, prediction, number)
+    receptive_panel(classifier, prediction, number)
 
 
 def precision_switch() -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from resnet import architectures, diagrams
-from resnet.commands.summary import add_model_arguments, model_spec
+from resnet.commands.options import add_model_arguments, model_spec
 from resnet.errors import UserError
 from resnet.naming import stage_name
 

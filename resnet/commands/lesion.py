@@ -1,56 +1,16 @@
 """`python -m resnet lesion PHOTO`: the top-5 of the intact network and of the network without each block (Veit et
-al. 2016). Also home of the options every photo command shares (`shortcuts` and `predict` use them too)."""
+al. 2016)."""
 
 from __future__ import annotations
 
 import json
 import sys
 
-from resnet import images
-from resnet.architectures import WITH_WEIGHTS
-from resnet.errors import UserError, WeightsUnavailable
-from resnet.inference import UNTRAINED_LABEL, Classifier, top_scores
+from resnet.commands.options import add_photo_arguments, load_photo
+from resnet.errors import UserError
+from resnet.inference import UNTRAINED_LABEL, top_scores
 from resnet.lesion import LesionNet, removal_name
 from resnet.residual_blocks import find_blocks, residual_blocks
-
-
-def add_photo_arguments(p, *, what: str) -> None:
-    p.add_argument("image", metavar="PHOTO", help=f"{images.FORMAT_NAMES} file")
-    add_network_arguments(p, what=what)
-
-
-def add_network_arguments(p, *, what: str) -> None:
-    """The options that say which network classifies a photo, and how the photo is cropped for it."""
-    p.add_argument("--arch", default="resnet50",
-                   help=f"architecture with ImageNet weights: {', '.join(WITH_WEIGHTS)} (default resnet50)")
-    p.add_argument("--weights", default="imagenet",
-                   help="'imagenet' (keras.applications' file, found via RESNET_WEIGHTS, RESNET_WEIGHTS_DIR or the "
-                        "Keras cache) or the path of a weights file (default imagenet)")
-    p.add_argument("--allow-untrained", action="store_true",
-                   help=f"without ImageNet weights, use random ones ({what} is then marked UNTRAINED)")
-    p.add_argument("--crop", dest="crop_mode", choices=images.CROP_MODES, default="center",
-                   help="center: fill the input and cut the middle out (default); squash: resize the whole image")
-
-
-def load_classifier(args, **options):
-    """The classifier `add_network_arguments` asked for; a note on stderr when it runs on random weights."""
-    try:
-        classifier = Classifier.load(args.arch, args.weights, allow_untrained=args.allow_untrained, **options)
-    except WeightsUnavailable as exc:
-        hint = "" if args.allow_untrained else "; or pass --allow-untrained to see what random weights do"
-        raise WeightsUnavailable(f"{exc}{hint}") from None
-    if classifier.weights_problem:
-        print(f"note: {classifier.weights_problem}", file=sys.stderr)
-    return classifier
-
-
-def load_photo(args):
-    """(classifier, crop, model input) for the photo: the image is read first, so a bad file costs no network."""
-    rgb = images.read_image_file(args.image)
-    # TensorFlow's engine, never traced here: these commands run the network their own way
-    classifier = load_classifier(args, engine="tf", warm_up=False)
-    crop = images.crop_for_model(rgb, classifier.input_size, crop_mode=args.crop_mode)
-    return classifier, crop, images.preprocess(crop, classifier.preprocessing)
 
 
 def register(subparsers) -> None:

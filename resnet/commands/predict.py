@@ -6,7 +6,7 @@ import json
 import sys
 
 from resnet import engines, images
-from resnet.commands.lesion import add_network_arguments, load_classifier
+from resnet.commands.options import add_network_arguments, load_classifier
 from resnet.devices import PRECISIONS
 from resnet.errors import ImageError, UserError
 
@@ -24,10 +24,13 @@ def register(subparsers) -> None:
     p.add_argument("--json", action="store_true",
                    help='print a JSON list of {"file", "top": [{"index", "label", "probability"}], "latency_ms", '
                         '"device", "engine", "precision", "pretrained"}')
+    p.add_argument("--cam", action="store_true",
+                   help='with --json, add to each photo "cam": {"layer", "class", "map"}: the top-1 class\'s heat map '
+                        "(Grad-CAM at the last feature map, from the same forward pass), rows of values in [0, 1]")
     p.add_argument("--engine", choices=engines.ENGINES, default=None,
-                   help="forward pass: tf, tf-folded (BatchNorm folded) or openvino (converted once, fastest per "
-                        "photo on a CPU); auto picks the one that answers these photos soonest, set-up included "
-                        "(default: $RESNET_ENGINE, else auto)")
+                   help="forward pass: " + "; ".join(f"{kind.name}, {kind.what}" for kind in engines.KINDS.values())
+                        + "; auto picks the one that answers these photos soonest, set-up included (default: "
+                          "$RESNET_ENGINE, else auto)")
     p.add_argument("--precision", choices=PRECISIONS, default=None,
                    help="fp32 (what keras.applications computes) or bf16 (faster, where the CPU or GPU has bfloat16 "
                         "instructions) (default: $RESNET_PRECISION, else fp32)")
@@ -37,6 +40,8 @@ def register(subparsers) -> None:
 def main(args) -> int:
     if args.top < 1:
         raise UserError(f"--top must be at least 1, not {args.top}")
+    if args.cam and not args.json:
+        raise UserError("--cam adds the heat map to the JSON: add --json")
     decoded, names, failed = [], [], False
     for path in args.images:
         try:
@@ -50,11 +55,11 @@ def main(args) -> int:
         return 2
 
     classifier = load_classifier(args, engine=choose_engine(args.engine, args.precision, len(decoded)),
-                                 precision=args.precision, crop_mode=args.crop_mode)
+                                 precision=args.precision, crop_mode=args.crop_mode, heat_maps=args.cam)
     predictions = classifier.classify(decoded, names=names, top=args.top)
 
     if args.json:
-        json.dump([p.to_json() for p in predictions], sys.stdout, indent=2)
+        json.dump([p.to_json(cam=args.cam) for p in predictions], sys.stdout, indent=2)
         print()
     else:
         for prediction in predictions:
@@ -64,7 +69,7 @@ def main(args) -> int:
 
 def choose_engine(asked: str | None, precision: str | None, photos: int) -> str:
     """"auto" here means the engine that answers these photos soonest: a conversion is paid only when the photos
-    earn it back (engines.SETUP_S). bf16 is fast only on the engine that has it (OpenVINO on a CPU)."""
+    earn it back (engines.KINDS). bf16 is fast only on the engine that has it (OpenVINO on a CPU)."""
     asked = asked or engines.default_engine()
     precision = precision or engines.default_precision()
     engines.check_precision(precision, asked)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import sys
 
-from resnet.commands.lesion import add_photo_arguments, load_photo
+from resnet.commands.options import add_photo_arguments, load_photo
 from resnet.inference import UNTRAINED_LABEL
 from resnet.shortcuts import ShortcutProbe
 

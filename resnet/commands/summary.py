@@ -8,26 +8,8 @@ import sys
 import pandas as pd
 
 from resnet import table
-from resnet.architectures import ModelSpec
+from resnet.commands.options import add_model_arguments, model_spec
 from resnet.naming import stage_name
-
-
-def add_model_arguments(parser) -> None:
-    """The options that pick a network; `diagram` shares them."""
-    parser.add_argument("--arch", default="resnet50", help="architecture name, e.g. resnet50, resnet20, resnet50v2 "
-                                                          "(default resnet50)")
-    parser.add_argument("--input-size", type=int, default=None,
-                        help="input side in pixels (default: the network's own, e.g. 224)")
-    parser.add_argument("--classes", type=int, default=None, help="classifier outputs (default: the network's own)")
-    parser.add_argument("--no-top", dest="include_top", action="store_false",
-                        help="leave out the classifier head (include_top=False)")
-    parser.add_argument("--plain", action="store_true", help="the plain twin: same layers, no shortcuts")
-    parser.add_argument("--no-bn", dest="batch_norm", action="store_false", help="drop every BatchNormalization")
-
-
-def model_spec(args) -> ModelSpec:
-    return ModelSpec(arch=args.arch, input_size=args.input_size, classes=args.classes,
-                     include_top=args.include_top, plain=args.plain, batch_norm=args.batch_norm)
 
 
 def register(subparsers) -> None:

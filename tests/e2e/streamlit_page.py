@@ -144,10 +144,21 @@ class StreamlitPage:
             has=self.page.get_by_test_id("stWidgetLabel").get_by_text(label, exact=True))
 
     def choose(self, label: str, option: str) -> None:
-        """Pick `option` in the selectbox labelled `label`."""
+        """Pick `option` in the selectbox labelled `label`. A click now and then leaves the list of options closed
+        (seen on the long Predict page in two runs of three); a person clicks again, and so does this."""
         box = self.widget("stSelectbox", label)
-        box.click()
-        self.rerun_after(lambda: self.page.get_by_role("option", name=option, exact=True).click())
+        wanted = self.page.get_by_role("option", name=option, exact=True)
+        for _ in range(3):
+            box.click()
+            try:
+                wanted.wait_for(timeout=5_000)
+                break
+            except PlaywrightTimeoutError:
+                self.page.keyboard.press("Escape")
+        else:
+            picture = self.screenshot("choose")
+            raise AssertionError(f"the options of {label!r} never showed {option!r} ({picture})")
+        self.rerun_after(wanted.click)
 
     def button(self, name: str) -> Locator:
         """A button of the page itself (Streamlit's own header has a Stop button while a script runs)."""

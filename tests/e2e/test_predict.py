@@ -57,8 +57,10 @@ def test_upload_gives_top5_and_grad_cam(ui):
     for chart in charts:
         check_top5(chart, pretrained)
     assert charts[0]["probabilities"] != charts[1]["probabilities"]  # two photos, two answers
-    # The first photo's explanation is open: a Grad-CAM overlay and feature maps.
+    # The first photo's Grad-CAM is open; its feature maps come when asked for.
     assert ui.page.get_by_test_id("stImage").filter(has_text="Grad-CAM of").count() == 1
+    assert ui.page.get_by_text("most active channels").count() == 0
+    ui.rerun_after(lambda: ui.page.get_by_text("Show the feature maps of a layer").first.click())
     assert ui.page.get_by_text("most active channels").count() == 1
     ui.screenshot("predict")
 
@@ -69,3 +71,39 @@ def test_upload_gives_top5_and_grad_cam(ui):
     assert len(squashed) == 2 and set(squashed).isdisjoint(centre_crops)  # new crops, so new pictures
     for chart in top5_charts(ui):
         check_top5(chart, pretrained)
+
+
+# Every element that Streamlit's frontend marks stale (it is waiting to be sent again by the run going on), by its
+# text. A run of the whole page marks every element; a fragment's run marks only the fragment's own.
+WATCH_STALE = """() => {
+  window.__staleTexts = [];
+  new MutationObserver(changes => {
+    for (const change of changes) {
+      if (change.target.getAttribute('data-stale') === 'true') window.__staleTexts.push(change.target.innerText);
+    }
+  }).observe(document, {subtree: true, attributes: true, attributeFilter: ['data-stale']});
+}"""
+
+
+def stale_since_watching(ui) -> list[str]:
+    texts = ui.page.evaluate("window.__staleTexts.splice(0)")
+    return [text for text in texts if text.strip()]
+
+
+def test_a_click_in_one_photos_explanations_reruns_only_that_photos_part(ui):
+    ui.open("predict", title="Predict")
+    ui.rerun_after(lambda: ui.page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(CUP))
+    cup_chart, _ = top5_charts(ui)  # the upload is photo 0, with its explanations open; the cat is photo 1
+    ui.page.evaluate(WATCH_STALE)
+
+    ui.choose("Grad-CAM for the class", cup_chart["labels"][1])
+    stale = stale_since_watching(ui)
+    assert any("Grad-CAM of" in text for text in stale)  # the cup's part was sent again…
+    assert not any("cat_chelsea.jpg" in text or "Upload photos" in text for text in stale), stale  # …nothing else
+    caption = ui.page.get_by_test_id("stImage").filter(has_text="Grad-CAM of").inner_text()
+    assert BAR.fullmatch(cup_chart["labels"][1]).group("label") in caption
+
+    # The same watch sees a run of the whole page: the settings rerun every photo.
+    crop = ui.page.get_by_test_id("stRadio").filter(has=ui.page.get_by_text("How a photo becomes 224×224"))
+    ui.rerun_after(lambda: crop.get_by_text("Squash", exact=False).click())
+    assert any("cat_chelsea.jpg" in text for text in stale_since_watching(ui))
