@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from playwright.sync_api import ConsoleMessage, Locator, Page, WebSocket
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 # Debian's Chromium (`make chromium`); CHROMIUM=/path overrides it. PyPI Playwright's own browser download is not
