@@ -13,8 +13,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from resnet.datasets import HeldOut
+from resnet.datasets import HeldOut, lab_input
 from resnet.heldout import HeldOutResult
+from resnet.lab_cam import LabCam
 from resnet.lab_lesions import LesionAccuracy, heldout_lesions
 from resnet.loss_landscape import LinePoint, LossSlice, loss_along_line, loss_slice
 from resnet.sanity import SanityStep, cascading_randomisation
@@ -36,6 +37,15 @@ class TrainedNet:
     slice: LossSlice | None = None
     sanity: list[SanityStep] | None = None
     sanity_image: int | None = None  # which held-out image the sanity check explains
+    _cam: LabCam | None = dataclasses.field(default=None, repr=False)
+
+    def cam(self, index: int, class_index: int | None = None) -> np.ndarray:
+        """Grad-CAM of held-out image `index` for `class_index` (default: the class the net answered), [0, 1]."""
+        if self._cam is None:
+            self._cam = LabCam(self.model)
+        if class_index is None:
+            class_index = int(self.result.predictions[index])
+        return self._cam(lab_input(self.heldout.images[index]), class_index)
 
     def to_dict(self) -> dict:
         """What the CLI's --json and the page's download say of this net: plain JSON values."""
