@@ -13,7 +13,6 @@ images. Skipping the block instead (passing its input on) would be giving the pl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
@@ -22,9 +21,7 @@ import tensorflow as tf
 from resnet.datasets import lab_input
 from resnet.heldout import EVALUATION_BATCH, Evaluator
 from resnet.residual_blocks import BlockWalk, residual_blocks
-
-if TYPE_CHECKING:
-    from resnet.trained import TrainedNet
+from resnet.trained import TrainedNet
 
 
 @dataclass(frozen=True)

@@ -16,15 +16,12 @@ Each point is one forward pass over the held-out images, on a copy of the net: t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
 
 from resnet.heldout import Evaluator
-
-if TYPE_CHECKING:
-    from resnet.trained import TrainedNet
+from resnet.trained import TrainedNet
 
 LINE_MARGIN = 0.5  # how far beyond each end the line goes, in units of the whole road
 SLICE_SPAN = 1.0  # the slice's a and b run over [−1, 1], Li et al.'s range

@@ -12,7 +12,6 @@ to γ = 1, β = 0 and fresh moving statistics). Everything runs on a copy; the t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import keras
 import numpy as np
@@ -21,9 +20,7 @@ import resnet
 from resnet.datasets import lab_input
 from resnet.lab_cam import LabCam
 from resnet.naming import block_key, locate, stage_name
-
-if TYPE_CHECKING:
-    from resnet.trained import TrainedNet
+from resnet.trained import TrainedNet
 
 FRESH_SEED_OFFSET = 7919  # the fresh weights' seed is the run's plus this: never the run's own initial weights
 

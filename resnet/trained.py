@@ -1,8 +1,8 @@
 """A net the gradient lab trained, kept with what it takes to look inside it: its initial weights (the line starts
 there), the held-out images it never saw, and what was measured on them.
 
-`measure` fills in what a run was asked for after training: lesions, the line, the 2-D slice and the sanity check,
-each bounded by the run's limits (resnet/limits.py) and each a number of forward passes over the held-out images.
+resnet/lab_measures.py fills in what a run was asked for after training: lesions (resnet/lab_lesions.py), the line
+and the 2-D slice (resnet/loss_landscape.py), the sanity check (resnet/sanity.py).
 """
 
 from __future__ import annotations
@@ -16,9 +16,6 @@ import numpy as np
 from resnet.datasets import HeldOut, lab_input
 from resnet.heldout import HeldOutResult
 from resnet.lab_cam import LabCam
-from resnet.lab_lesions import LesionAccuracy, heldout_lesions
-from resnet.loss_landscape import LinePoint, LossSlice, loss_along_line, loss_slice
-from resnet.sanity import SanityStep, cascading_randomisation
 
 
 @dataclasses.dataclass
@@ -32,10 +29,12 @@ class TrainedNet:
     heldout: HeldOut
     result: HeldOutResult
     steps: int  # training steps done
-    lesions: list[LesionAccuracy] | None = None
-    line: list[LinePoint] | None = None
-    slice: LossSlice | None = None
-    sanity: list[SanityStep] | None = None
+    # Measured on request (None: not asked for). Their types live in the modules that measure them, which read a
+    # TrainedNet: lab_lesions.LesionAccuracy, loss_landscape.LinePoint and LossSlice, sanity.SanityStep.
+    lesions: list | None = None
+    line: list | None = None
+    slice: object | None = None
+    sanity: list | None = None
     sanity_image: int | None = None  # which held-out image the sanity check explains
     _cam: LabCam | None = dataclasses.field(default=None, repr=False)
 
@@ -70,24 +69,3 @@ class TrainedNet:
         path = folder / f"{self.name}.keras"
         self.model.save(path)
         return path
-
-
-def measure(net: TrainedNet, *, lesions: bool = False, line_points: int = 0, slice_side: int = 0,
-            sanity: bool = False, seed: int = 0) -> TrainedNet:
-    """Fill in what was asked for; the sizes were checked with the run's configuration (Limits.check_measures)."""
-    if lesions:
-        net.lesions = heldout_lesions(net)
-    if line_points:
-        net.line = loss_along_line(net, line_points)
-    if slice_side:
-        net.slice = loss_slice(net, slice_side, seed=seed)
-    if sanity and len(net.heldout.labels):
-        net.sanity_image = first_right_answer(net)
-        net.sanity = cascading_randomisation(net, net.sanity_image, seed=seed)
-    return net
-
-
-def first_right_answer(net: TrainedNet) -> int:
-    """The held-out image the sanity check explains: the first one the net answers right (else the first)."""
-    right = np.flatnonzero(net.result.predictions == net.heldout.labels)
-    return int(right[0]) if len(right) else 0

@@ -22,7 +22,8 @@ from resnet.datasets import lab_input, open_data, random_batch
 from resnet.errors import RunRefused, UnknownArchitecture
 from resnet.heldout import evaluate
 from resnet.limits import Limits, RunRegistry
-from resnet.trained import TrainedNet, measure
+from resnet.lab_measures import measure
+from resnet.trained import TrainedNet
 
 _OPTIMIZER_MAKERS = {
     "sgd": lambda learning_rate: keras.optimizers.SGD(learning_rate),

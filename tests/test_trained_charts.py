@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from resnet.trained import measure
+from resnet.lab_measures import measure
 from resnet.trained_charts import (class_accuracy_figure, confusion_figure, lesion_figure, line_figure,
                                    sanity_figure, slice_figure)
 
