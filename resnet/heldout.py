@@ -48,10 +48,15 @@ class HeldOutResult:
         return np.flatnonzero((labels == true) & (self.predictions == answered))
 
     def to_dict(self) -> dict:
-        """The CLI's "heldout": plain JSON values."""
-        return {"classes": list(self.class_names), "counts": list(self.counts), "loss": self.loss,
-                "accuracy": self.accuracy, "class_accuracy": list(self.class_accuracy),
+        """The CLI's "heldout": plain JSON values (null where nothing was held out to measure)."""
+        return {"classes": list(self.class_names), "counts": list(self.counts), "loss": json_number(self.loss),
+                "accuracy": json_number(self.accuracy), "class_accuracy": list(map(json_number, self.class_accuracy)),
                 "confusion": self.confusion.tolist()}
+
+
+def json_number(value: float) -> float | None:
+    """NaN (a class with no held-out image has no accuracy) as JSON's null: NaN is not JSON."""
+    return None if value != value else value
 
 
 class Evaluator:

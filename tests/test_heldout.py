@@ -86,3 +86,15 @@ def test_confusion_rows_are_the_held_out_counts_and_its_trace_over_its_sum_is_ke
             for p in range(10):
                 assert len(result.cell(net.heldout.labels, t, p)) == result.confusion[t, p]
         assert evaluate(net.model, net.heldout).accuracy == result.accuracy  # judging leaves the net as it was
+
+
+def test_a_class_with_nothing_held_out_has_no_accuracy_and_its_json_says_null(trained_pair):
+    from resnet.datasets import HeldOut
+
+    net = trained_pair["resnet20"]
+    only_first = net.heldout.labels == 0
+    result = evaluate(net.model, HeldOut(net.heldout.images[only_first], net.heldout.labels[only_first],
+                                         net.heldout.class_names))
+    assert result.counts == (4,) + (0,) * 9
+    document = result.to_dict()
+    assert document["class_accuracy"][1:] == [None] * 9 and document["class_accuracy"][0] == result.accuracy

@@ -50,7 +50,8 @@ def show_cell(nets: dict[str, TrainedNet]) -> None:
     answered = right.selectbox("Answered as", range(len(classes)), format_func=classes.__getitem__,
                                key="cell_answered")
     members = net.result.cell(net.heldout.labels, true, answered)
-    st.caption(f"{len(members)} held-out image(s) of {classes[true]} that {name} answered {classes[answered]}"
+    # The class names are the visitor's own (an upload's folders): never in markdown, only in widgets and figures.
+    st.caption(f"{len(members)} held-out image(s) in this cell of {name}'s matrix"
                + (f"; the first {MAX_CELL_IMAGES} shown" if len(members) > MAX_CELL_IMAGES else "")
                + ". Over each, Grad-CAM of the class it answered.")
     if len(members):
@@ -73,9 +74,13 @@ def show_sanity(nets: dict[str, TrainedNet]) -> None:
 def trained_nets_panel(nets: dict[str, TrainedNet]) -> None:
     st.subheader("What the nets learned: the held-out images")
     first = next(iter(nets.values()))
-    st.caption(f"{sum(first.heldout.counts)} images set aside before training, never trained on "
-               f"({', '.join(f'{n} {c}' for c, n in zip(first.heldout.class_names, first.heldout.counts))}). "
-               "The trained nets stay for this session, until the next run.")
+    if not len(first.heldout.labels):
+        st.warning("Nothing could be held out: every class has a single image, and it is needed for training. "
+                   "Give each class two images or more to see what the nets learned.")
+        return
+    st.caption(f"{sum(first.heldout.counts)} images set aside before training and never trained on, "
+               f"{min(first.heldout.counts)} to {max(first.heldout.counts)} per class. The trained nets stay for "
+               "this session, until its next run.")
     for column, (name, net) in zip(st.columns(len(nets)), nets.items()):
         column.metric(f"{name}: held-out accuracy", f"{net.result.accuracy:.1%}",
                       help=f"held-out loss {net.result.loss:.4f} after {net.steps} step(s)")
