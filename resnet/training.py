@@ -124,6 +124,35 @@ def probe(model: keras.Model, images, labels) -> tuple[float, float, list[tuple[
     return float(loss), float(accuracy), norms
 
 
+# Precise BatchNorm before judging: 8 batches of 64 training images (one pass each, no update of any weight).
+RECALIBRATION_BATCHES, RECALIBRATION_BATCH = 8, 64
+
+
+def recalibrate_batch_norm(model: keras.Model, batches) -> int:
+    """Set every BatchNorm's moving mean and variance to the average of its batch statistics over `batches` of
+    training images ("precise BN", Wu & Johnson 2021); returns how many batches were used.
+
+    A short run leaves the moving averages mostly where they started: with momentum 0.99 they keep 0.99ⁿ of their
+    initial values after n steps (55% after 60 steps), so in inference mode a net that learned its training batches
+    answers one class for every held-out image. With momentum 1 − 1/k at the k-th batch, the moving value is the
+    plain mean of the k batches' statistics. Only the moving statistics change.
+    """
+    layers = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    if not layers:
+        return 0
+    momenta = [layer.momentum for layer in layers]
+    used = 0
+    try:
+        for used, (images, _) in enumerate(batches, start=1):
+            for layer in layers:
+                layer.momentum = 1.0 - 1.0 / used
+            model(_centred(images), training=True)
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
+    return used
+
+
 def gradient_norms(model: keras.Model, images, labels) -> list[tuple[str, float]]:
     """(layer, gradient norm) for every kernel, first conv first, on one batch at the model's current weights."""
     return probe(model, images, labels)[2]
@@ -270,9 +299,15 @@ class Run:
             yield records
 
     def trained(self) -> dict[str, TrainedNet]:
-        """Each net as training left it (all steps, or as many as were done), judged on the held-out images, with
-        what the configuration asked to measure besides."""
+        """Each net as training left it (all steps, or as many as were done), its BatchNorm statistics
+        recalibrated on training images, judged on the held-out images, with what the configuration asked to
+        measure besides. (At initialisation, with no step done, the nets are judged as they were built.)"""
         config = self.config
+        if self.steps_done:
+            batch = min(RECALIBRATION_BATCH, self.limits.max_batch)
+            for model in self.nets.values():  # every net the same training images
+                batches = self.data.batches(batch, config.seed + 1)
+                recalibrate_batch_norm(model, (next(batches) for _ in range(RECALIBRATION_BATCHES)))
         return {name: measure(TrainedNet(name, config.arch, self.build_options[name]["plain"],
                                          self.build_options[name], model, self.initial[name], self.heldout,
                                          evaluate(model, self.heldout), self.steps_done),
