@@ -62,8 +62,9 @@ def weight_groups(model: keras.Model) -> list[tuple[str, list[keras.layers.Layer
 
 def cascading_randomisation(net: TrainedNet, image_index: int, *, seed: int = 0, layer: str | None = None,
                             class_index: int | None = None) -> list[SanityStep]:
-    """Grad-CAM of held-out image `image_index` for `class_index` (default: the trained net's answer), first with
-    the trained weights ("nothing" randomised), then after each group of `weight_groups` is re-initialised in turn."""
+    """Grad-CAM of held-out image `image_index` at `layer` (default: the row's cam_layer) for `class_index`
+    (default: the trained net's answer), first with the trained weights ("nothing" randomised), then after each
+    group of `weight_groups` is re-initialised in turn."""
     copy = keras.models.clone_model(net.model)
     copy.set_weights(net.model.get_weights())
     fresh = resnet.build(net.arch, **{**net.build_options, "seed": net.build_options.get("seed", 0) +
@@ -71,7 +72,7 @@ def cascading_randomisation(net: TrainedNet, image_index: int, *, seed: int = 0,
     model_input = lab_input(net.heldout.images[image_index])
     if class_index is None:
         class_index = int(np.argmax(net.model(model_input[np.newaxis], training=False)[0]))
-    explain = LabCam(copy, layer)
+    explain = LabCam(copy, layer or resnet.ARCHITECTURES[net.arch].cam_layer)
     trained_cam = explain(model_input, class_index)
     steps = [SanityStep("nothing", trained_cam, rank_correlation(trained_cam, trained_cam))]
     for name, layers in weight_groups(copy):

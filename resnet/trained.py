@@ -13,6 +13,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from resnet.architectures import ARCHITECTURES
 from resnet.datasets import HeldOut, lab_input
 from resnet.heldout import HeldOutResult
 from resnet.lab_cam import LabCam
@@ -41,7 +42,7 @@ class TrainedNet:
     def cam(self, index: int, class_index: int | None = None) -> np.ndarray:
         """Grad-CAM of held-out image `index` for `class_index` (default: the class the net answered), [0, 1]."""
         if self._cam is None:
-            self._cam = LabCam(self.model)
+            self._cam = LabCam(self.model, ARCHITECTURES[self.arch].cam_layer)
         if class_index is None:
             class_index = int(self.result.predictions[index])
         return self._cam(lab_input(self.heldout.images[index]), class_index)

@@ -55,11 +55,12 @@ def lesion_figure(nets: dict[str, TrainedNet]) -> go.Figure:
 def line_figure(nets: dict[str, TrainedNet]) -> go.Figure:
     frame = pd.DataFrame([{"net": name, "alpha": point.alpha, "loss": point.loss}
                           for name, net in nets.items() for point in net.line or ()])
-    figure = px.line(frame, x="alpha", y="loss", color="net", markers=True)
+    # log y: past the initial weights the loss can be a thousand times the trained one, and would flatten the rest
+    figure = px.line(frame, x="alpha", y="loss", color="net", markers=True, log_y=True)
     for alpha, text in ((0, "initial"), (1, "trained")):
         figure.add_vline(x=alpha, line=dict(color="grey", dash="dot"), annotation_text=text)
     figure.update_layout(xaxis_title="α  (weights = initial + α · (trained − initial))",
-                         yaxis_title="held-out loss")
+                         yaxis_title="held-out loss (log)")
     return _tidy(figure, "From the initial to the trained weights (Goodfellow et al. 2015)")
 
 

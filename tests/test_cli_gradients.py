@@ -127,10 +127,15 @@ def test_holdout_lesions_line_and_save_in_the_json_agree_with_keras_on_the_same_
 
 def test_text_output_ends_with_the_held_out_numbers_of_each_net(capsys):
     code, out, _ = run(capsys, "gradients", "--arch", "resnet20", "--plain", "--steps", "1", "--batch", "4",
-                       "--holdout", "0.01")
+                       "--holdout", "0.01", "--slice", "3", "--sanity")
     assert code == 0
-    summary = [line for line in out.splitlines() if "held-out images" in line]
+    lines = out.splitlines()
+    summary = [line for line in lines if "held-out images" in line]
     assert len(summary) == 1 and summary[0].startswith("plain20 on 40 held-out images: loss ")
+    assert sum("images  accuracy" in line for line in lines) == 10  # one line per class
+    assert any(line.strip().startswith("2-D slice 3×3: loss ") for line in lines)
+    sanity = [line for line in lines if line.strip().startswith("CAM with ")]
+    assert len(sanity) == 1 + 1 + 9 + 1 and "nothing" in sanity[0] and "+1.000" in sanity[0]
 
 
 @pytest.mark.parametrize("argv, message", [
