@@ -60,6 +60,7 @@ class Architecture:
     classes: int = 1000
     stem_width: int = 64
     imagenet_weights: str | None = None  # the keras.applications file stem, where official weights exist
+    lab_image_size: int | None = None  # the side the gradient lab trains it at; None: not offered in the lab
     source: str = ""
 
     def __post_init__(self):
@@ -78,6 +79,8 @@ class Architecture:
         most = naming.HEAD - naming.STEM - 1  # the residual stages are numbered between the stem's and the head's
         if len(self.depths) > most:
             raise ValueError(f"{self.name}: at most {most} residual stages, not {len(self.depths)}")
+        if self.lab_image_size is not None and not _positive(self.lab_image_size):
+            raise ValueError(f"{self.name}: lab_image_size must be a positive whole number or None")
         for field in ("classes", "stem_width"):
             if not _positive(getattr(self, field)):
                 raise ValueError(f"{self.name}: {field} must be a positive whole number, not {getattr(self, field)!r}")
@@ -107,6 +110,21 @@ class Architecture:
         return per_block * sum(self.depths) + 2
 
     @property
+    def cam_layer(self) -> str:
+        """The Grad-CAM view's default layer: the last residual stage's output (post_relu in V2, where the last
+        block's addition is normalised once more before the pool)."""
+        if self.block == "preact_bottleneck":
+            return "post_relu"
+        return BlockNames(len(self.depths) + 1, self.depths[-1], self.naming)(None, "out")
+
+    @property
+    def field_layer(self) -> str:
+        """The receptive-field view's default layer: the output of the second residual stage's last block
+        (conv3_block4_out in ResNet-50: a 99-pixel box on a 28×28 map), or the first stage's in a one-stage net."""
+        stage = min(3, len(self.depths) + 1)
+        return BlockNames(stage, self.depths[stage - 2], self.naming)(None, "out")
+
+    @property
     def stem_output(self) -> str:
         """The stem's last layer, which feeds the first residual stage."""
         return StemNames(self.naming)("relu" if self.stem == "cifar" else "pool")
@@ -119,15 +137,18 @@ def _positive(value) -> bool:
 _V1 = dict(block="bottleneck", widths=(64, 128, 256, 512), strides=(1, 2, 2, 2))
 _V2 = dict(block="preact_bottleneck", stem="preact", widths=(64, 128, 256, 512), strides=(2, 2, 2, 1),
            stride_in="last")
-_SMALL = dict(block="basic", widths=(64, 128, 256, 512), strides=(1, 2, 2, 2),
+# The gradient lab trains the CIFAR nets at their own 32×32 and the ImageNet family at the course's 64×64: 224×224
+# would be far too slow for a short run on a shared CPU.
+_SMALL = dict(block="basic", widths=(64, 128, 256, 512), strides=(1, 2, 2, 2), lab_image_size=64,
               style=ConvStyle(use_bias=False, kernel_initializer="he_normal"))
 _CIFAR = dict(block="basic", stem="cifar", stem_width=16, widths=(16, 32, 64), strides=(1, 2, 2), shortcut="zeros",
-              style=ConvStyle(use_bias=False, kernel_initializer="he_normal"), input_shape=(32, 32, 3), classes=10)
+              style=ConvStyle(use_bias=False, kernel_initializer="he_normal"), input_shape=(32, 32, 3), classes=10,
+              lab_image_size=32)
 
 _ROWS = [
     Architecture("resnet18", "ResNet-18", depths=(2, 2, 2, 2), source="He et al. 2016, Table 1", **_SMALL),
     Architecture("resnet34", "ResNet-34", depths=(3, 4, 6, 3), source="He et al. 2016, Table 1", **_SMALL),
-    Architecture("resnet50", "ResNet-50", depths=(3, 4, 6, 3), imagenet_weights="resnet50",
+    Architecture("resnet50", "ResNet-50", depths=(3, 4, 6, 3), imagenet_weights="resnet50", lab_image_size=64,
                  source="keras.applications.ResNet50", **_V1),
     Architecture("resnet101", "ResNet-101", depths=(3, 4, 23, 3), imagenet_weights="resnet101",
                  source="keras.applications.ResNet101", **_V1),

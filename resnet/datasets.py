@@ -7,11 +7,17 @@ named sources (`open_named_data`), an upload (`resnet.uploads`), or a folder the
 Every source has `class_names`, `image_size` and `batches(batch_size, seed)`: an endless iterator of
 `(images, labels)` numpy pairs, images float32 in [0, 1] of shape (batch, size, size, 3), labels int32. The same
 seed gives the same batches, so a residual net and its plain twin can be fed identical data.
+
+`hold_out(fraction, seed, most)` sets a share of a source aside before anything trains: `batches` never yields it
+again, and it comes back as a `HeldOut`, the images a run's nets are judged on. A source of given images (a folder,
+an upload, CIFAR-10) holds out `fraction` of each class, drawn with `seed`; a generated one (offline shapes, noise)
+draws images of its own that it never trains on. Either way at most `most` images, so that judging stays cheap.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator
@@ -26,6 +32,45 @@ Batch = tuple[np.ndarray, np.ndarray]
 
 class DataUnavailable(UserError):
     """A data source that cannot be read here (not cached, not a folder of class sub-folders, no images…)."""
+
+
+def lab_input(images) -> np.ndarray:
+    """Data sources give [0, 1]; the lab's nets see roughly zero-mean, unit-scale inputs."""
+    return (np.asarray(images, np.float32) - 0.5) / 0.25
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """Images set aside from a run's data, never trained on: float32 in [0, 1], as `batches` gives them."""
+
+    images: np.ndarray  # (n, size, size, 3)
+    labels: np.ndarray  # (n,) int32
+    class_names: tuple[str, ...]
+
+    @property
+    def counts(self) -> tuple[int, ...]:
+        """Held-out images per class, in class order."""
+        return tuple(np.bincount(self.labels, minlength=len(self.class_names)).tolist())
+
+
+def held_out_indices(labels: np.ndarray, fraction: float, seed: int, most: int) -> np.ndarray:
+    """Which of `labels`' images to hold out: `fraction` of each class (one at least, where a class has two or more
+    images, so that every class is judged), drawn with `seed`, at most `most` // classes of each; sorted."""
+    classes = np.unique(labels)
+    per_class_most = max(1, most // max(1, len(classes)))
+    rng = np.random.default_rng((seed, 0x4E1D))  # a stream of its own: the training order draws from `seed`
+    chosen = []
+    for label in classes:
+        members = np.flatnonzero(labels == label)
+        count = min(int(fraction * len(members)) or (1 if len(members) > 1 else 0), per_class_most)
+        chosen.append(rng.choice(members, size=count, replace=False))
+    return np.sort(np.concatenate(chosen)) if chosen else np.empty(0, np.int64)
+
+
+def generated_count(fraction: float, pool: int, classes: int, most: int) -> int:
+    """How many images a generated source draws to hold out: `fraction` of its pool, at most `most`, a whole
+    number of rounds through the classes (so each class has as many)."""
+    return max(classes, min(int(fraction * pool), most) // classes * classes)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -95,6 +140,13 @@ class OfflineShapes:
         self.image_size = image_size
         self.data_seed = data_seed  # which 4096 images make up the set; `batches(seed=…)` picks their order
 
+    def hold_out(self, fraction: float, seed: int, most: int) -> HeldOut:
+        """Images OFFLINE_POOL, OFFLINE_POOL + 1, … of the same drawing: never in an epoch, so never trained on.
+        (`seed` orders training; the held-out images are the same for every run of one data set.)"""
+        count = generated_count(fraction, OFFLINE_POOL, len(self.class_names), most)
+        pairs = [shape_image(self.data_seed, OFFLINE_POOL + i, self.image_size) for i in range(count)]
+        return HeldOut(np.stack([p[0] for p in pairs]), np.array([p[1] for p in pairs], np.int32), self.class_names)
+
     def batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
         order = np.random.default_rng(seed)
         while True:
@@ -135,11 +187,18 @@ class Cifar10:
                                   "offline data or a folder of images (or copy the archive into ~/.keras/datasets)")
         self.image_size = image_size
         self.images, self.labels = _cifar10_train()
+        self._train = np.arange(len(self.labels))
+
+    def hold_out(self, fraction: float, seed: int, most: int) -> HeldOut:
+        held = held_out_indices(self.labels, fraction, seed, most)
+        self._train = np.setdiff1d(np.arange(len(self.labels)), held)
+        return HeldOut(_resized(self.images[held].astype(np.float32) / 255.0, self.image_size), self.labels[held],
+                       self.class_names)
 
     def batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
         order = np.random.default_rng(seed)
         while True:
-            epoch = order.permutation(len(self.labels))
+            epoch = self._train[order.permutation(len(self._train))]
             for start in range(0, len(epoch) - batch_size + 1, batch_size):
                 chosen = epoch[start:start + batch_size]
                 yield _resized(self.images[chosen].astype(np.float32) / 255.0, self.image_size), self.labels[chosen]
@@ -177,9 +236,27 @@ class ImageFolder:
             why = str(exc).splitlines()[0] if label is None else "no image files in its class folders"
             raise DataUnavailable(f"cannot read images from {self.name}: {why}") from None
         self.class_names = tuple(self._dataset.class_names)
+        # Unshuffled, the data set lists its files in this order; each file's class is the folder under `path`.
+        self.file_paths = tuple(self._dataset.file_paths)
+        self.labels = np.array([self.class_names.index(Path(file).relative_to(path).parts[0])
+                                for file in self.file_paths], np.int32)
+        self._train = self._dataset
+
+    def hold_out(self, fraction: float, seed: int, most: int) -> HeldOut:
+        import tensorflow as tf
+
+        held = held_out_indices(self.labels, fraction, seed, most)
+        is_held = tf.constant(np.isin(np.arange(len(self.labels)), held))
+        self._train = (self._dataset.enumerate().filter(lambda i, pair: ~tf.gather(is_held, i))
+                       .map(lambda i, pair: pair))
+        picked = self._dataset.enumerate().filter(lambda i, pair: tf.gather(is_held, i)).map(lambda i, pair: pair)
+        pairs = list(picked.as_numpy_iterator())
+        images = np.stack([image for image, _ in pairs]) / 255.0 if pairs else np.empty((0, *[self.image_size] * 2, 3))
+        return HeldOut(images.astype(np.float32), np.array([label for _, label in pairs], np.int32),
+                       self.class_names)
 
     def batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
-        dataset = (self._dataset.shuffle(4096, seed=seed, reshuffle_each_iteration=True).repeat()
+        dataset = (self._train.shuffle(4096, seed=seed, reshuffle_each_iteration=True).repeat()
                    .batch(batch_size, drop_remainder=True))
         for images, labels in dataset.as_numpy_iterator():
             yield (images / 255.0).astype(np.float32), labels.astype(np.int32)
@@ -241,6 +318,15 @@ class NoiseImages:
 
     def __init__(self, image_size: int = 32):
         self.image_size = image_size
+
+    def hold_out(self, fraction: float, seed: int, most: int) -> HeldOut:
+        """Noise of a stream of its own (the batches' seeds are plain integers, this one a pair): nothing to learn,
+        so the held-out accuracy is chance, whatever the training loss did."""
+        count = generated_count(fraction, OFFLINE_POOL, len(self.class_names), most)
+        rng = np.random.default_rng((seed, 0x4E1D))
+        images = rng.normal(0, 1, size=(count, self.image_size, self.image_size, 3)).astype(np.float32)
+        labels = rng.integers(0, len(self.class_names), size=count).astype(np.int32)
+        return HeldOut(0.5 + 0.25 * images, labels, self.class_names)
 
     def batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
         k = 0

@@ -25,6 +25,9 @@ ENVIRONMENT = {
     "RESNET_MAX_UPLOAD_TOTAL_MB": "max_upload_total_mb",
     "RESNET_MAX_UPLOAD_MEGAPIXELS": "max_upload_megapixels",
     "RESNET_MAX_CLASSES": "max_classes",
+    "RESNET_MAX_HELDOUT_IMAGES": "max_heldout_images",
+    "RESNET_MAX_LINE_POINTS": "max_line_points",
+    "RESNET_MAX_SLICE_SIDE": "max_slice_side",
 }
 
 
@@ -42,6 +45,11 @@ class Limits:
     max_upload_total_mb: int = 200  # bytes of all files together, counted inflated for a zip
     max_upload_megapixels: int = 1000  # pixels of all images together: what bounds the time spent decoding them
     max_classes: int = 100  # class folders of a data set (the width of the classifier)
+    # What a run measures once it has trained, each a number of forward passes over the held-out images: every
+    # lesion, every point of the line and of the 2-D slice is one. The held-out share is at most this many images.
+    max_heldout_images: int = 200
+    max_line_points: int = 41  # points on the line from the initial to the trained weights
+    max_slice_side: int = 9  # the 2-D slice is a side × side grid: 81 passes per net at most
 
     def __post_init__(self):
         for field in dataclasses.fields(self):
@@ -77,6 +85,17 @@ class Limits:
                 raise RunRefused(f"{what} {value} is over this server's limit of {bound}; pick ≤ {bound} "
                                  f"(an administrator can raise it with {variable})")
 
+
+    def check_measures(self, *, holdout: float, line_points: int, slice_side: int) -> None:
+        """Refuse what a run would measure after training when it is not a sensible size or over a limit."""
+        if not 0 < holdout <= 0.5:
+            raise RunRefused(f"the held-out share must be above 0 and at most 0.5, not {holdout}")
+        if line_points and not 3 <= line_points <= self.max_line_points:
+            raise RunRefused(f"the line takes 3 to {self.max_line_points} points (this server's limit, "
+                             f"RESNET_MAX_LINE_POINTS), or 0 for none; not {line_points}")
+        if slice_side and not (3 <= slice_side <= self.max_slice_side and slice_side % 2):
+            raise RunRefused(f"the 2-D slice's side must be odd (its centre is the trained net), 3 to "
+                             f"{self.max_slice_side} (RESNET_MAX_SLICE_SIDE), or 0 for none; not {slice_side}")
 
     def check_classes(self, count: int) -> None:
         """Refuse a data set with more class folders than this server trains on."""

@@ -18,9 +18,12 @@ import tensorflow as tf
 import keras
 
 import resnet
-from resnet.datasets import open_data, random_batch
+from resnet.datasets import lab_input, open_data, random_batch
 from resnet.errors import RunRefused, UnknownArchitecture
+from resnet.heldout import evaluate
 from resnet.limits import Limits, RunRegistry
+from resnet.lab_measures import measure
+from resnet.trained import TrainedNet
 
 _OPTIMIZER_MAKERS = {
     "sgd": lambda learning_rate: keras.optimizers.SGD(learning_rate),
@@ -30,10 +33,8 @@ _OPTIMIZER_MAKERS = {
 OPTIMIZERS = tuple(_OPTIMIZER_MAKERS)
 INITIALIZERS = ("he_normal", "glorot_uniform")
 VARIANTS = ("residual", "plain")
-# The lab's nets and the image side they train at: CIFAR nets at their own 32×32, the ImageNet family at the
-# course's 64×64 (224×224 would be far too slow for a short run on a shared CPU).
-LAB_IMAGE_SIZES = {"resnet20": 32, "resnet32": 32, "resnet44": 32, "resnet56": 32, "resnet110": 32,
-                   "resnet18": 64, "resnet34": 64, "resnet50": 64}
+# The lab's nets and the image side they train at: the rows of the architecture table that name one.
+LAB_IMAGE_SIZES = {name: arch.lab_image_size for name, arch in resnet.ARCHITECTURES.items() if arch.lab_image_size}
 
 
 def check_optimizer(name: str, learning_rate: float) -> None:
@@ -61,8 +62,7 @@ def _kernel_positions(model: keras.Model) -> list[int]:
 
 
 def _centred(images) -> tf.Tensor:
-    """Data sources give [0, 1]; the nets see roughly zero-mean, unit-scale inputs."""
-    return (tf.convert_to_tensor(images, tf.float32) - 0.5) / 0.25
+    return tf.convert_to_tensor(lab_input(images))
 
 
 _cross_entropy = keras.losses.SparseCategoricalCrossentropy()
@@ -124,6 +124,35 @@ def probe(model: keras.Model, images, labels) -> tuple[float, float, list[tuple[
     return float(loss), float(accuracy), norms
 
 
+# Precise BatchNorm before judging: 8 batches of 64 training images (one pass each, no update of any weight).
+RECALIBRATION_BATCHES, RECALIBRATION_BATCH = 8, 64
+
+
+def recalibrate_batch_norm(model: keras.Model, batches) -> int:
+    """Set every BatchNorm's moving mean and variance to the average of its batch statistics over `batches` of
+    training images ("precise BN", Wu & Johnson 2021); returns how many batches were used.
+
+    A short run leaves the moving averages mostly where they started: with momentum 0.99 they keep 0.99ⁿ of their
+    initial values after n steps (55% after 60 steps), so in inference mode a net that learned its training batches
+    answers one class for every held-out image. With momentum 1 − 1/k at the k-th batch, the moving value is the
+    plain mean of the k batches' statistics. Only the moving statistics change.
+    """
+    layers = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    if not layers:
+        return 0
+    momenta = [layer.momentum for layer in layers]
+    used = 0
+    try:
+        for used, (images, _) in enumerate(batches, start=1):
+            for layer in layers:
+                layer.momentum = 1.0 - 1.0 / used
+            model(_centred(images), training=True)
+    finally:
+        for layer, momentum in zip(layers, momenta):
+            layer.momentum = momentum
+    return used
+
+
 def gradient_norms(model: keras.Model, images, labels) -> list[tuple[str, float]]:
     """(layer, gradient norm) for every kernel, first conv first, on one batch at the model's current weights."""
     return probe(model, images, labels)[2]
@@ -147,6 +176,12 @@ class RunConfig:
     data: str = "offline"  # "offline" | "noise" | "cifar10" | a folder of class sub-folders; or, when the run is
     # handed its data source (the app's upload or server folder), what the page calls that data
     image_size: int | None = None  # None: the lab's size for the net (LAB_IMAGE_SIZES), else its own input size
+    holdout: float = 0.25  # the share of each class set aside and never trained on (at most max_heldout_images)
+    # What is measured on the held-out images once training ends (resnet/trained.py): each is bounded by Limits.
+    lesions: bool = False  # held-out accuracy with each residual block removed
+    line_points: int = 0  # the loss on the line from the initial to the trained weights; 0: not measured
+    slice_side: int = 0  # the filter-normalised 2-D slice, side × side (odd); 0: not measured
+    sanity: bool = False  # Adebayo et al.'s cascading randomisation of the CAM
 
     def net_name(self, variant: str) -> str:
         return self.arch.replace("resnet", "plain") if variant == "plain" else self.arch
@@ -186,6 +221,7 @@ def check_config(config: RunConfig, limits: Limits) -> None:
         raise RunRefused(f"unknown initialiser {config.initializer!r}; choose one of {', '.join(INITIALIZERS)}")
     check_optimizer(config.optimizer, config.learning_rate)
     limits.check(steps=config.steps, batch=config.batch_size, image_size=config.size)
+    limits.check_measures(holdout=config.holdout, line_points=config.line_points, slice_side=config.slice_side)
 
 
 # Opens a run's data at the image side it is given: the app's way to hand a run an upload or a server folder, so that
@@ -207,12 +243,18 @@ class Run:
         check_config(config, self.limits)
         self.data = data(config.size) if data is not None else open_data(config.data, config.size)
         self.limits.check_classes(len(self.data.class_names))
-        self.nets = {}
+        # Set aside before any batch is drawn: from here on the data source never yields these images.
+        self.heldout = self.data.hold_out(config.holdout, config.seed, self.limits.max_heldout_images)
+        self.nets, self.build_options, self.initial = {}, {}, {}
         for variant in config.variants:  # the same seed: the plain twin starts from the residual net's weights
-            self.nets[config.net_name(variant)] = resnet.build(
-                config.arch, plain=variant == "plain", batch_norm=config.batch_norm,
-                kernel_initializer=config.initializer, input_shape=(config.size, config.size, 3),
-                classes=len(self.data.class_names), seed=config.seed)
+            name = config.net_name(variant)
+            self.build_options[name] = dict(plain=variant == "plain", batch_norm=config.batch_norm,
+                                            kernel_initializer=config.initializer,
+                                            input_shape=(config.size, config.size, 3),
+                                            classes=len(self.data.class_names), seed=config.seed)
+            self.nets[name] = resnet.build(config.arch, **self.build_options[name])
+            self.initial[name] = [w.numpy() for w in self.nets[name].weights]
+        self.steps_done = 0
         self.stopped: str | None = None
         self._stop = threading.Event()
 
@@ -253,7 +295,25 @@ class Run:
                 records.append(StepRecord(name, step, loss, accuracy,
                                           tuple(zip(train_step.layer_names, map(float, norms))),
                                           now - began, now - start))
+            self.steps_done = step
             yield records
+
+    def trained(self) -> dict[str, TrainedNet]:
+        """Each net as training left it (all steps, or as many as were done), its BatchNorm statistics
+        recalibrated on training images, judged on the held-out images, with what the configuration asked to
+        measure besides. (At initialisation, with no step done, the nets are judged as they were built.)"""
+        config = self.config
+        if self.steps_done:
+            batch = min(RECALIBRATION_BATCH, self.limits.max_batch)
+            for model in self.nets.values():  # every net the same training images
+                batches = self.data.batches(batch, config.seed + 1)
+                recalibrate_batch_norm(model, (next(batches) for _ in range(RECALIBRATION_BATCHES)))
+        return {name: measure(TrainedNet(name, config.arch, self.build_options[name]["plain"],
+                                         self.build_options[name], model, self.initial[name], self.heldout,
+                                         evaluate(model, self.heldout), self.steps_done),
+                              lesions=config.lesions, line_points=config.line_points, slice_side=config.slice_side,
+                              sanity=config.sanity, seed=config.seed)
+                for name, model in self.nets.items()}
 
 
 class BackgroundRun:
@@ -273,7 +333,9 @@ class BackgroundRun:
         self.class_names: tuple[str, ...] = ()  # once the data is open
         self.class_counts: dict[str, int] = {}  # images per class, where the data source counts them (an upload)
         self.problems: tuple[str, ...] = ()  # files of an upload left out, one line each
-        self.run: Run | None = None  # while it trains; dropped at the end so a finished run holds no model
+        self.run: Run | None = None  # while it trains; dropped at the end, when its nets move to `trained`
+        self.trained: dict[str, TrainedNet] = {}  # once trained and measured: the nets the session keeps
+        self.measuring = False  # training is over; the nets are being judged on the held-out images
         self._stopped: str | None = None
         self._stop_asked = threading.Event()
         registry.acquire(session_key)
@@ -291,6 +353,8 @@ class BackgroundRun:
                 self.run.stop()
             for records in self.run.steps():
                 self.records.extend(records)  # list.extend is atomic under the GIL; readers copy before use
+            self.measuring = True
+            self.trained = self.run.trained()
         except Exception as exc:  # noqa: BLE001 - handed to the page, which shows it
             self.error = exc
             self.problems = self.problems or tuple(getattr(exc, "problems", ()))
@@ -329,9 +393,14 @@ def records_table(records: list[StepRecord]) -> list[dict]:
     return rows
 
 
-def run_document(config: RunConfig, records: list[StepRecord], stopped: str | None) -> dict:
-    """Everything a run produced, as plain JSON values: the CLI's --json and the page's download."""
-    return {"config": dataclasses.asdict(config), "stopped": stopped, "records": [r.to_dict() for r in records]}
+def run_document(config: RunConfig, records: list[StepRecord], stopped: str | None,
+                 trained: dict[str, TrainedNet] | None = None) -> dict:
+    """Everything a run produced, as plain JSON values: the CLI's --json and the page's download. `nets` holds
+    what each trained net did on the held-out images (and the lesions, line, slice and sanity check asked for)."""
+    document = {"config": dataclasses.asdict(config), "stopped": stopped, "records": [r.to_dict() for r in records]}
+    if trained:
+        document["nets"] = {name: net.to_dict() for name, net in trained.items()}
+    return document
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ import numpy as np
 from PIL import Image
 
 from resnet import images
-from resnet.datasets import Batch, DataUnavailable
+from resnet.datasets import Batch, DataUnavailable, HeldOut, held_out_indices
 from resnet.errors import ImageError
 from resnet.limits import Limits
 
@@ -278,6 +278,7 @@ class UploadedImages:
         self.images = np.stack(pictures)
         self.labels = np.array(labels, dtype=np.int32)
         self.problems = tuple(problems)
+        self._train = np.arange(len(self.labels))
 
     @staticmethod
     def _decode(name: str, data: bytes, image_size: int, problems: list[str]) -> np.ndarray | None:
@@ -293,6 +294,12 @@ class UploadedImages:
         """Images kept per class."""
         return dict(zip(self.class_names, np.bincount(self.labels, minlength=len(self.class_names)).tolist()))
 
+    def hold_out(self, fraction: float, seed: int, most: int) -> HeldOut:
+        """A share of each class set aside; `batches` trains on the rest only."""
+        held = held_out_indices(self.labels, fraction, seed, most)
+        self._train = np.setdiff1d(np.arange(len(self.labels)), held)
+        return HeldOut(self.images[held].astype(np.float32) / 255.0, self.labels[held], self.class_names)
+
     def batches(self, batch_size: int, seed: int) -> Iterator[Batch]:
         """Epoch after epoch in an order drawn from `seed`; a batch may run on into the next epoch, so a handful of
         images still fills a batch of 32."""
@@ -300,7 +307,7 @@ class UploadedImages:
         queue = np.empty(0, dtype=np.int64)
         while True:
             while len(queue) < batch_size:
-                queue = np.concatenate([queue, order.permutation(len(self.labels))])
+                queue = np.concatenate([queue, self._train[order.permutation(len(self._train))]])
             chosen, queue = queue[:batch_size], queue[batch_size:]
             yield self.images[chosen].astype(np.float32) / 255.0, self.labels[chosen]
 

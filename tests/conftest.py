@@ -154,3 +154,29 @@ def offline(monkeypatch, tmp_path):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
     monkeypatch.setenv("RESNET_WEIGHTS_ORIGIN", (tmp_path / "no-mirror").as_uri())
+
+
+@pytest.fixture(scope="session")
+def trained_pair():
+    """ResNet-20 and plain-20 after a few steps on the offline shapes, judged on 40 held-out images (4 a class): the
+    lab's trained nets, small enough to measure in seconds."""
+    from resnet.training import Run, RunConfig
+
+    run = Run(RunConfig(arch="resnet20", steps=4, batch_size=16, holdout=0.01, learning_rate=0.05))
+    for _ in run.steps():
+        pass
+    return run.trained()
+
+
+def keras_evaluate(model, images, labels):
+    """Keras' own loss and accuracy of `model` on lab images in [0, 1] (a compiled copy, so `model` stays as it
+    was): the independent computation the lab's held-out numbers are checked against."""
+    import keras
+
+    from resnet.datasets import lab_input
+
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    copy.compile(loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+    scores = copy.evaluate(lab_input(images), labels, batch_size=64, verbose=0, return_dict=True)
+    return scores["loss"], scores["accuracy"]

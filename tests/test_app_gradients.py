@@ -50,11 +50,41 @@ def test_a_tiny_run_shows_progress_then_both_nets_curves_norms_and_heat_maps():
     assert not at.exception
     assert at.get("progress")[0].proto.value == 100
     assert "step 3 of 3" in at.get("progress")[0].proto.text
-    # loss, accuracy, norm vs depth, and one heat map per net
-    assert len(charts(at)) == 5
+    # loss, accuracy, norm vs depth, one heat map per net; then, judged on the held-out images, one confusion matrix
+    # per net, accuracy per class, lesions, the line and the sanity check
+    assert len(charts(at)) == 5 + 2 + 4
     assert {r.net for r in run.records} == {"resnet20", "plain20"}
     assert len(at.get("download_button")) == 2
     assert not at.button(key="start").disabled and at.button(key="stop").disabled
+
+
+def test_a_finished_run_shows_each_nets_held_out_numbers_opens_a_confusion_cell_and_draws_the_slice():
+    at = tiny_lab(steps=2)
+    at.select_slider(key="holdout").set_value(0.1)
+    at.toggle(key="slice").set_value(True)
+    at.select_slider(key="slice_side").set_value(3)
+    at.button(key="start").click().run()
+    run = background(at)
+    assert run.wait(300) and run.error is None
+    at.run()
+    assert not at.exception
+    assert run.config.holdout == 0.1 and run.config.slice_side == 3 and run.config.line_points == 21
+    nets = run.trained
+    assert set(nets) == {"resnet20", "plain20"}
+    shown = {metric.label.split(":")[0]: metric.value for metric in at.metric}
+    assert shown == {name: f"{net.result.accuracy:.1%}" for name, net in nets.items()}
+    assert len(charts(at)) == 5 + 2 + 4 + 2  # and one slice per net
+    assert all(net.slice.loss.shape == (3, 3) and len(net.line) == 21 for net in nets.values())
+    # open the cell of the first held-out image: it is among the images shown, each with its CAM
+    net = nets["plain20"]
+    true, answered = int(net.heldout.labels[0]), int(net.result.predictions[0])
+    at.selectbox(key="cell_net").set_value("plain20")
+    at.selectbox(key="cell_true").set_value(true)
+    at.selectbox(key="cell_answered").set_value(answered).run()
+    assert not at.exception
+    (pictures,) = at.get("image")[:1]
+    expected = min(12, int(net.result.confusion[true, answered]))
+    assert len(pictures.proto.imgs) == expected and pictures.proto.imgs[0].caption == "image 0"
 
 
 def test_the_batchnorm_switch_changes_the_run():
@@ -83,7 +113,7 @@ def test_stop_ends_a_long_run_and_keeps_its_records_across_other_controls():
     at.number_input(key="seed").set_value(7).run()  # another control changes: the stopped run stays on the page
     assert not at.exception
     assert any("Stopped at your request" in warning.value for warning in at.warning)
-    assert len(charts(at)) == 4 and len(background(at).records) == kept
+    assert len(charts(at)) == 4 + 5 and len(background(at).records) == kept
     assert any("seed 0" in caption.value for caption in at.caption)
 
 
@@ -149,7 +179,9 @@ def test_a_run_trains_on_an_uploaded_zip_shows_its_classes_and_names_the_files_l
     assert "2 file(s) of your upload were left out" in at.warning[0].value
     left_out = at.code[0].value.splitlines()
     assert [line.split(":")[0] for line in left_out] == ["../escape.png", "pets/dogs/notes.txt"]
-    assert len(charts(at)) == 4
+    assert len(charts(at)) == 4 + 5
+    # cats kept two images, one of them held out; dogs' one image is all it has, so it is trained on
+    assert run.trained["resnet20"].heldout.counts == (1, 0)
 
 
 def test_a_run_trains_on_an_uploaded_folder():

@@ -229,3 +229,17 @@ def test_block_and_stage_models_see_the_shapes_of_the_real_network():
     assert len({locate(layer.name)[1] for layer in stage4.layers[1:]}) == 6
     with pytest.raises(UserError, match="stages 2 to 5"):
         stage_model("resnet50", 6)
+
+
+def test_each_rows_view_layers_are_layers_of_its_network_and_the_lab_sizes_are_in_the_rows():
+    from resnet.inference import grad_cam_layer
+
+    assert resnet.ARCHITECTURES["resnet50"].field_layer == "conv3_block4_out"
+    for name in ("resnet50", "resnet50v2", "resnet20", "resnet50_course"):
+        arch = resnet.ARCHITECTURES[name]
+        model = resnet.build(name)
+        model.get_layer(arch.field_layer)
+        assert arch.cam_layer == grad_cam_layer(model)  # what Grad-CAM finds by looking, the row says
+    lab = {name: arch.lab_image_size for name, arch in resnet.ARCHITECTURES.items() if arch.lab_image_size}
+    assert lab == {"resnet18": 64, "resnet34": 64, "resnet50": 64, "resnet20": 32, "resnet32": 32, "resnet44": 32,
+                   "resnet56": 32, "resnet110": 32}

@@ -73,3 +73,16 @@ def test_the_cap_holds_under_concurrent_requests():
 
     run_together(*(functools.partial(ask, f"s{i}") for i in range(20)))
     assert len(granted) == 3 == registry.active
+
+
+def test_what_a_run_measures_after_training_is_bounded_by_its_own_variables():
+    limits = Limits.from_environment({"RESNET_MAX_HELDOUT_IMAGES": "50", "RESNET_MAX_LINE_POINTS": "11",
+                                      "RESNET_MAX_SLICE_SIDE": "5"})
+    assert (limits.max_heldout_images, limits.max_line_points, limits.max_slice_side) == (50, 11, 5)
+    limits.check_measures(holdout=0.5, line_points=11, slice_side=5)
+    limits.check_measures(holdout=0.25, line_points=0, slice_side=0)  # 0: not measured
+    for asked, message in [(dict(holdout=0.0), "held-out share"), (dict(holdout=0.6), "held-out share"),
+                           (dict(line_points=12), "RESNET_MAX_LINE_POINTS"), (dict(line_points=2), "3 to 11"),
+                           (dict(slice_side=7), "RESNET_MAX_SLICE_SIDE"), (dict(slice_side=4), "must be odd")]:
+        with pytest.raises(RunRefused, match=message):
+            limits.check_measures(**{"holdout": 0.25, "line_points": 0, "slice_side": 0, **asked})

@@ -185,3 +185,24 @@ def test_resnet20_learns_the_offline_data_within_a_short_run():
     early = np.mean([r.accuracy for r in records[:5]])
     late = np.mean([r.accuracy for r in records[-10:]])
     assert early < 0.2 and late > 0.3  # chance is 0.1
+
+
+def test_recalibrated_batchnorm_holds_the_mean_of_its_batch_statistics_and_nothing_else_moves():
+    from resnet.training import recalibrate_batch_norm
+
+    model = resnet.build("resnet20", seed=2)
+    rng = np.random.default_rng(0)
+    batches = [(rng.uniform(0, 1, (8, 32, 32, 3)).astype("float32"), None) for _ in range(3)]
+    trainable = [w.numpy() for w in model.trainable_weights]
+    assert recalibrate_batch_norm(model, iter(batches)) == 3
+    # what conv1_bn sees, computed apart: the stem conv's output on each batch, as the trainer centres the inputs
+    stem = keras.Model(model.input, model.get_layer("conv1_conv").output)
+    outputs = [stem((images - 0.5) / 0.25).numpy() for images, _ in batches]
+    bn = model.get_layer("conv1_bn")
+    np.testing.assert_allclose(bn.moving_mean.numpy(), np.mean([o.mean(axis=(0, 1, 2)) for o in outputs], axis=0),
+                               rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(bn.moving_variance.numpy(), np.mean([o.var(axis=(0, 1, 2)) for o in outputs], axis=0),
+                               rtol=1e-3)
+    assert bn.momentum == 0.99
+    for before, after in zip(trainable, model.trainable_weights):
+        np.testing.assert_array_equal(before, after.numpy())

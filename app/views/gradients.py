@@ -11,6 +11,7 @@ from streamlit.typing import UploadedFile
 import resnet
 from resnet import images
 from app import notices
+from app.panels.trained_nets import trained_nets_panel
 from app.resources import limits, run_registry
 from resnet.datasets import (NAMED_SOURCES, cifar10_cached, data_root, open_named_data, open_server_folder,
                              server_folders)
@@ -20,6 +21,8 @@ from resnet.training import (INITIALIZERS, LAB_IMAGE_SIZES, OPTIMIZERS, VARIANTS
                              records_table, run_document)
 from resnet.uploads import open_upload
 
+HOLDOUT_SHARES = (0.1, 0.2, 0.25, 0.3, 0.4, 0.5)
+LINE_POINTS = 21  # α from −0.5 to 1.5 in steps of 0.1: both ends are points
 DATA_SOURCES = {"offline": "generated shapes (offline)", "noise": "random noise (the probe batch)",
                 "cifar10": "CIFAR-10 (if cached)", "upload": "my own images (upload a folder or a .zip)",
                 "server": "a data set on this server"}
@@ -77,12 +80,15 @@ def chosen_run():
     state = st.session_state
     arch = chosen("arch", LAB_IMAGE_SIZES)
     data, opener = chosen_data(chosen("data", offered_sources()))
+    trains = int(state.steps) > 0  # at initialisation there is nothing trained to open up
     config = RunConfig(arch=arch, variants=tuple(v for v in VARIANTS if state[v]),
                        batch_norm=bool(state.batch_norm),
                        initializer=chosen("initializer", INITIALIZERS), seed=int(state.seed),
                        batch_size=int(state.batch_size), optimizer=chosen("optimizer", OPTIMIZERS),
                        learning_rate=float(state.learning_rate), steps=int(state.steps), data=data,
-                       image_size=LAB_IMAGE_SIZES[arch])
+                       image_size=LAB_IMAGE_SIZES[arch], holdout=chosen("holdout", HOLDOUT_SHARES),
+                       lesions=trains, line_points=min(LINE_POINTS, limits().max_line_points) if trains else 0,
+                       slice_side=int(state.slice_side) if trains and state.slice else 0, sanity=trains)
     return config, opener
 
 
@@ -146,6 +152,8 @@ with st.expander("Run settings", expanded=current_run() is None):
                        max_value=bounds.max_steps, value=min(60, bounds.max_steps), key="steps")
     right.select_slider("Batch size", [b for b in (4, 8, 16, 32, 64, 128) if b <= bounds.max_batch],
                         value=min(32, bounds.max_batch), key="batch_size")
+    right.select_slider("Held-out share (never trained on)", HOLDOUT_SHARES, value=RunConfig.holdout,
+                        key="holdout", help=f"of each class; at most {bounds.max_heldout_images} images in all")
     source = right.radio("Data", offered_sources(), format_func=DATA_SOURCES.get, key="data")
     if source == "cifar10" and not cifar10_cached():
         right.caption("CIFAR-10 is not cached on this server, and it cannot be downloaded here.")
@@ -159,6 +167,11 @@ with st.expander("Run settings", expanded=current_run() is None):
         st.caption(f"Your images stay in this server's memory for your run only. At most {bounds.max_upload_files} "
                    f"files and {bounds.max_upload_total_mb} MB (inflated), {bounds.max_upload_megapixels} megapixels "
                    f"in all, {bounds.max_classes} classes; each image as on the Predict page.")
+    slice_column, side_column = st.columns(2)
+    slice_column.toggle("Also a 2-D slice of the loss around the trained weights (slow)", value=False, key="slice",
+                        help="Li et al. 2018's filter-normalised directions: side × side forward passes per net")
+    side_column.select_slider("Slice grid side", [n for n in (3, 5, 7, 9, 11) if n <= bounds.max_slice_side],
+                              value=min(5, bounds.max_slice_side), key="slice_side")
     st.caption(f"This server allows ≤ {bounds.max_steps} steps, batch ≤ {bounds.max_batch}, "
                f"{bounds.max_run_seconds:.0f} s per run and {bounds.max_concurrent_runs} runs at a time.")
 
@@ -192,6 +205,8 @@ def show_run(polling: bool):
                  notices.server_problem("The run failed", background.error))
     elif background.running and not background.class_names:
         st.info("Reading the images…")
+    elif background.running and background.measuring:
+        st.info("Judging the trained nets on the held-out images: lesions, the line, the sanity check…")
     elif background.running and not records:
         st.info("Building the networks and compiling their train steps…")
     elif background.stopped == "asked":
@@ -214,8 +229,11 @@ def show_run(polling: bool):
         csv_column, json_column, _ = st.columns([1, 1, 4])
         csv_column.download_button("Download CSV", pd.DataFrame(records_table(records)).to_csv(index=False),
                                    file_name=f"gradients_{config.arch}.csv", mime="text/csv")
-        json_column.download_button("Download JSON", json.dumps(run_document(config, records, background.stopped)),
+        document = run_document(config, records, background.stopped, background.trained)
+        json_column.download_button("Download JSON", json.dumps(document),
                                     file_name=f"gradients_{config.arch}.json", mime="application/json")
+        if background.trained:
+            trained_nets_panel(background.trained)
 
 
 show_run(running)

@@ -1,5 +1,7 @@
 """`python -m resnet gradients`: per-kernel gradient norms at initialisation or over a short run, and the
-`--compare` report of He et al.'s degradation order."""
+`--compare` report of He et al.'s degradation order. After a run, each net is judged on its held-out images
+(`--holdout`), and on request its lesions, the line from its initial weights and a 2-D slice are measured there, and
+the net saved (`--save`)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import sys
 import resnet
 from resnet.errors import UserError
 from resnet.training import INITIALIZERS, OPTIMIZERS, Run, RunConfig, run_document
+from resnet.trained import TrainedNet
 
 COMPARE_TAIL = 10  # a net's "final loss" is its mean training loss over the last steps: one batch is too noisy
 
@@ -33,6 +36,19 @@ def register(subparsers) -> None:
                    help="offline (generated shapes, default), noise (random probe images), cifar10, or a folder "
                         "with one sub-folder per class")
     p.add_argument("--image-size", type=int, default=None, help="image side in pixels (default: the net's own)")
+    p.add_argument("--holdout", type=float, default=RunConfig.holdout,
+                   help=f"share of each class never trained on, judged after the run (default {RunConfig.holdout}; "
+                        "generated data draws its own held-out images)")
+    p.add_argument("--lesions", action="store_true",
+                   help="held-out accuracy with each residual block removed (the plain twin: the same positions)")
+    p.add_argument("--line", type=int, default=0, metavar="POINTS",
+                   help="held-out loss at POINTS places on the line from the initial (0) to the trained (1) weights, "
+                        "from -0.5 to 1.5")
+    p.add_argument("--slice", type=int, default=0, metavar="SIDE",
+                   help="held-out loss on a SIDE×SIDE filter-normalised 2-D slice around the trained weights (odd)")
+    p.add_argument("--sanity", action="store_true",
+                   help="Grad-CAM's rank correlation with the trained map as blocks are randomised top down")
+    p.add_argument("--save", metavar="DIR", help="write each trained net to DIR/NAME.keras")
     p.add_argument("--json", action="store_true", help="print one JSON document instead of text")
     p.set_defaults(func=main)
 
@@ -43,7 +59,8 @@ def _config(args, arch: str, variants: tuple) -> RunConfig:
         initializer = resnet.ARCHITECTURES[arch].style.kernel_initializer
     return RunConfig(arch=arch, variants=variants, batch_norm=args.batch_norm, initializer=initializer,
                      seed=args.seed, batch_size=args.batch, optimizer=args.optimizer, learning_rate=args.lr,
-                     steps=args.steps, data=args.data, image_size=args.image_size)
+                     steps=args.steps, data=args.data, image_size=args.image_size, holdout=args.holdout,
+                     lesions=args.lesions, line_points=args.line, slice_side=args.slice, sanity=args.sanity)
 
 
 def main(args) -> int:
@@ -56,10 +73,35 @@ def main(args) -> int:
         if not args.json:
             for record in step_records:
                 _print_record(record)
+    trained = run.trained()
+    if args.save:
+        for net in trained.values():
+            path = net.save(args.save)
+            if not args.json:
+                print(f"saved {net.name} to {path}")
     if args.json:
-        json.dump(run_document(run.config, records, run.stopped), sys.stdout)
+        json.dump(run_document(run.config, records, run.stopped, trained), sys.stdout)
         print()
+    else:
+        for net in trained.values():
+            _print_trained(net)
     return 0
+
+
+def _print_trained(net: TrainedNet) -> None:
+    result = net.result
+    print(f"{net.name} on {sum(result.counts)} held-out images: loss {result.loss:.4f}  accuracy {result.accuracy:.3f}")
+    for name, count, accuracy in zip(result.class_names, result.counts, result.class_accuracy):
+        print(f"  {name:<24} {count:4d} images  accuracy {accuracy:.3f}")
+    for lesion in net.lesions or ():
+        print(f"  without {lesion.block:<16} accuracy {lesion.accuracy:.3f}")
+    for point in net.line or ():
+        print(f"  line alpha {point.alpha:+.2f}  loss {point.loss:.4f}")
+    if net.slice is not None:
+        print(f"  2-D slice {len(net.slice.alphas)}×{len(net.slice.betas)}: loss {net.slice.loss.min():.4f} to "
+              f"{net.slice.loss.max():.4f}, {net.slice.centre:.4f} at the trained weights")
+    for step in net.sanity or ():
+        print(f"  CAM with {step.randomised:<14} randomised: rank correlation {step.rank_correlation:+.3f}")
 
 
 def _print_record(record) -> None:

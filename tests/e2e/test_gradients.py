@@ -30,7 +30,12 @@ def test_start_and_stop_a_run(ui):
     assert re.search(rf"step {done} of {STEPS}", progress.inner_text())
     assert ui.button("Start").is_enabled()
     assert ui.button("Stop").is_disabled()
-    # Loss, accuracy, norm-vs-depth and one heat map per net keep what was done.
-    assert ui.page.locator(".js-plotly-plot").count() >= 4
+    # Loss, accuracy, norm-vs-depth and one heat map per net keep what was done; then what the stopped nets do on
+    # the held-out images: both accuracies, both confusion matrices, per class, lesions, the line, the sanity check.
     assert ui.button("Download JSON").count() == 1
+    ui.page.get_by_text("What the nets learned: the held-out images").wait_for(timeout=60_000)
+    for net in ("resnet20", "plain20"):
+        assert re.fullmatch(r"\d+(\.\d)?%", ui.metric(f"{net}: held-out accuracy"))
+    assert ui.page.locator(".js-plotly-plot").count() >= 4 + 2 + 4
+    ui.assert_healthy()
     ui.screenshot("gradient_lab")
