@@ -4,9 +4,11 @@
   never re-traces and skips `model.predict`'s per-call set-up. Ready at once: nothing to convert.
 - `tf-folded`: the same on a twin whose BatchNormalization layers are folded into the convolutions before them
   (inference only: the moving statistics are constants). Folding a ResNet-50 takes about a second.
-- `openvino`: OpenVINO's CPU runtime on the folded twin, converted in this process straight from the folded
-  `tf.function` (`openvino.convert_model`, ~2 s and no extra process; the tf2onnx export it replaced took 48 s and
-  7.4 GB). The fastest on a CPU here; the only one that runs bf16 on CPUs with bf16 instructions.
+- `openvino`: OpenVINO's CPU runtime, converted in this process straight from the network's own `tf.function`
+  (OpenVINO folds each BatchNorm into its convolution itself: converting a folded twin instead gave the same speed,
+  18.1 against 18.2 ms, and held a second Keras copy of the weights while it was made); ~2 s and no extra process
+  (the tf2onnx export it replaced took 48 s and 7.4 GB). The fastest on a CPU here; the only one that runs bf16 on
+  CPUs with bf16 instructions.
 
 Precision: fp32 everywhere by default (what keras.applications computes); bf16 where the hardware has it
 (`resnet.devices.bf16_unavailable`): OpenVINO on such a CPU, a mixed_bfloat16 twin in TensorFlow on a GPU.
@@ -61,7 +63,7 @@ KINDS = {kind.name: kind for kind in (
     EngineKind("tf-folded", "the same with BatchNorm folded into the convolutions (about a second)",
                device=_TENSORFLOW_DEVICE, bf16=_TENSORFLOW_BF16, emulates_bf16=True, setup_s=2.0, per_photo_s=0.074,
                converts=False),
-    EngineKind("openvino", "OpenVINO's CPU runtime on the folded network, converted in-process (about 2 s)",
+    EngineKind("openvino", "OpenVINO's CPU runtime, converted in-process (about 2 s)",
                device="the CPU", bf16="a CPU with avx512_bf16 or AMX", emulates_bf16=False, setup_s=2.9,
                per_photo_s=0.054, converts=True),
 )}
@@ -164,16 +166,16 @@ class TensorFlowEngine:
 
 
 class OpenVinoEngine:
-    """OpenVINO's CPU runtime on the graph of a (folded) TensorFlowEngine, converted in this process; it answers
-    with the same outputs as its source."""
+    """OpenVINO's CPU runtime on the graph of a TensorFlowEngine, converted in this process; it answers with the
+    same outputs as its source."""
 
     def __init__(self, source: TensorFlowEngine, precision: str = "fp32"):
         openvino = devices.import_openvino()
         self.name = "openvino"
         self.precision = precision
         self.feature_layer = source.feature_layer
-        # share_weights=False: by default the converted model points into the TensorFlow variables' memory, and
-        # the folded twin they belong to is freed once converted; its reused memory then gave wrong answers.
+        # share_weights=False: by default the converted model points into the TensorFlow variables' memory, which
+        # is freed with the source (a folded twin was, once converted, and its reused memory gave wrong answers).
         converted = openvino.convert_model(source.concrete_function(), share_weights=False)
         # The hint is explicit: on CPUs with bf16 instructions OpenVINO would otherwise choose bf16 by itself, and
         # fp32 must mean what keras.applications computes.
@@ -209,10 +211,11 @@ class OpenVinoEngine:
 
 
 def make_engine(model: keras.Model, engine: str | None = None, precision: str | None = None, *,
-                folded: TensorFlowEngine | None = None, features: bool = True):
+                source: TensorFlowEngine | None = None, features: bool = True):
     """The engine named (None: RESNET_ENGINE, else "auto") at `precision` (None: RESNET_PRECISION, else fp32) for
-    `model`, which stays untouched. `folded`: a tf-folded engine of `model` already made, reused by OpenVINO (its
-    outputs are the converted engine's). `features`: whether it answers with the last feature map too."""
+    `model`, which stays untouched. `source`: a fp32 TensorFlowEngine of `model` already traced (the app's first
+    engine), which OpenVINO converts instead of tracing another (its outputs are the converted engine's).
+    `features`: whether it answers with the last feature map too."""
     engine = engine or default_engine()
     precision = precision or default_precision()
     check_precision(precision, engine)
@@ -221,7 +224,7 @@ def make_engine(model: keras.Model, engine: str | None = None, precision: str | 
         return TensorFlowEngine(model, "tf", precision, features=features)
     if chosen == "tf-folded" or (precision == "bf16" and devices.has_gpu()):
         return TensorFlowEngine(fold_batch_norm(model), "tf-folded", precision, features=features)
-    return OpenVinoEngine(folded or TensorFlowEngine(fold_batch_norm(model), "tf-folded", features=features), precision)
+    return OpenVinoEngine(source or TensorFlowEngine(model, "tf", features=features), precision)
 
 
 def bf16_twin(model: keras.Model) -> keras.Model:

@@ -30,6 +30,7 @@ from resnet.architectures import ARCHITECTURES, build, get
 from resnet.errors import ImageError, WeightsUnavailable
 from resnet.explaining import Explainer, FeatureMaps, cam_head, class_activation_maps, grad_cam_layer
 from resnet.lanes import AnswersFirst
+from resnet.processes import give_memory_back
 from resnet.weights import class_names, imagenet_weights_path
 
 UNTRAINED_LABEL = "UNTRAINED (random weights) — not a real prediction"
@@ -128,12 +129,15 @@ class Classifier:
         self._explainer: Explainer | None = None
         self.switched = threading.Event()  # set once the engine wanted is the one answering
         self._engines: dict[str, object] = {}
+        self._converting: set[str] = set()  # precisions being made in the background
+        self.background = background
         wanted = engines.resolve_engine(requested)
         convert = background and engines.KINDS[wanted].converts
         # Answering at once means plain TensorFlow: even folding BatchNorm (a second) is left to the background.
         self.engine = engines.make_engine(model, "tf" if convert else requested, self.precision, features=heat_maps)
         self.first_call_ms = self.warm_up() if warm_up else None
         if convert:  # after the warm-up, so the first answers do not share the cores with the conversion
+            self._converting.add(self.precision)
             threading.Thread(target=self._convert_in_background, args=(wanted,), daemon=True,
                              name=f"convert-{self.arch_name}").start()
         else:
@@ -151,6 +155,11 @@ class Classifier:
     @property
     def device(self) -> str:
         return self.engine.device
+
+    def ready_precisions(self) -> tuple[str, ...]:
+        """The precisions an engine is ready for now (others are made when first asked for)."""
+        with self._lock:
+            return tuple(sorted(self._engines))
 
     def precisions(self) -> tuple[str, ...]:
         """The precisions this classifier can answer in fast here: fp32, and bf16 where the hardware has it."""
@@ -189,34 +198,50 @@ class Classifier:
 
     # --- engines -------------------------------------------------------------------------------------------------
 
-    def _convert_in_background(self, engine: str) -> None:
-        folded = None
+    def _convert_in_background(self, engine: str, precision: str | None = None) -> None:
+        """Make `engine` at `precision` (default: the classifier's own) and answer with it once it is warm. Other
+        precisions are made the same way when first asked for: a bf16 engine is 160 MB (`resnet.memory_budget`)
+        that a class that never asks for bf16 should not hold."""
+        precision = precision or self.precision
         try:
-            folded = engines.make_engine(self.model, "tf-folded", "fp32", features=self.cam_head is not None)
-            wanted = [self.precision] + [p for p in self.precisions() if p != self.precision]
-            for precision in wanted:
-                converted = engines.make_engine(self.model, engine, precision, folded=folded)
-                converted(np.zeros((1, *self.input_size, 3), np.float32))  # OpenVINO plans its first call: warm it
-                with self._lock:
-                    self._engines[precision] = converted
+            source = self._engines.get("fp32")
+            source = source if isinstance(source, engines.TensorFlowEngine) else None  # the one traced at start
+            converted = engines.make_engine(self.model, engine, precision, source=source,
+                                            features=self.cam_head is not None)
+            converted(np.zeros((1, *self.input_size, 3), np.float32))  # OpenVINO plans its first call: warm it
+            with self._lock:
+                self._engines[precision] = converted
         except Exception as exc:  # noqa: BLE001 -- the TensorFlow engine keeps answering; say why it stayed
-            warnings.warn(f"{engine} conversion of {self.arch_name} failed, TensorFlow keeps answering: {exc}",
-                          RuntimeWarning, stacklevel=1)
+            warnings.warn(f"{engine} {precision} conversion of {self.arch_name} failed, TensorFlow keeps answering: "
+                          f"{exc}", RuntimeWarning, stacklevel=1)
         finally:
-            del folded
-            gc.collect()  # the folded Keras twin (~100 MB for a ResNet-50) is in reference cycles: free it now
-            self.switched.set()
+            with self._lock:
+                self._converting.discard(precision)
+            gc.collect()  # what the conversion traced and copied is in reference cycles: free it now
+            give_memory_back()
+            if precision == self.precision:
+                self.switched.set()
 
     def _engine_for(self, precision: str | None):
-        """The engine for `precision`, made on first use where no background thread is making it; while one is,
-        the classifier's own engine answers (and its Prediction says which precision it computed in)."""
+        """The engine for `precision`. While the wanted engine is being made in the background (the app), the
+        classifier's own engine answers, and its Prediction says which precision it computed in; elsewhere (the
+        CLI) it is made on first use."""
         precision = precision or self.precision
         with self._lock:
             if precision in self._engines:
                 return self._engines[precision]
-        if not self.switched.is_set():
+            converting = precision in self._converting
+        if not self.switched.is_set() or converting:
             return self.engine
         engines.check_precision(precision, "auto")
+        wanted = engines.resolve_engine(engines.default_engine())
+        if self.background and engines.KINDS[wanted].converts:
+            with self._lock:
+                if precision not in self._converting and precision not in self._engines:
+                    self._converting.add(precision)
+                    threading.Thread(target=self._convert_in_background, args=(wanted, precision), daemon=True,
+                                     name=f"convert-{self.arch_name}-{precision}").start()
+            return self.engine
         made = engines.make_engine(self.model, None, precision, features=self.cam_head is not None)
         with self._lock:
             return self._engines.setdefault(precision, made)

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from resnet.inference import grad_cam_function, grad_cam_layer
+from resnet.explaining import grad_cam_function, grad_cam_layer
 
 
 class LabCam:

@@ -232,7 +232,7 @@ def test_block_and_stage_models_see_the_shapes_of_the_real_network():
 
 
 def test_each_rows_view_layers_are_layers_of_its_network_and_the_lab_sizes_are_in_the_rows():
-    from resnet.inference import grad_cam_layer
+    from resnet.explaining import grad_cam_layer
 
     assert resnet.ARCHITECTURES["resnet50"].field_layer == "conv3_block4_out"
     for name in ("resnet50", "resnet50v2", "resnet20", "resnet50_course"):

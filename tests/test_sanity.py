@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from resnet.datasets import lab_input
-from resnet.inference import grad_cam
+from resnet.explaining import grad_cam
 from resnet.sanity import cascading_randomisation, rank_correlation, weight_groups
 
 

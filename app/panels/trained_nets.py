@@ -6,7 +6,7 @@ the images a visitor opens, one traced function per net."""
 import numpy as np
 import streamlit as st
 
-from resnet.inference import overlay
+from resnet.pictures import overlay
 from resnet.trained import TrainedNet
 from resnet.trained_charts import (class_accuracy_figure, confusion_figure, lesion_figure, line_figure,
                                    sanity_figure, slice_figure)
