@@ -26,6 +26,9 @@ from resnet.processes import give_memory_back
 
 _LOG = get_logger("resnet_explorer.sessions")
 REAP_SECONDS = 5.0
+# Streamlit's runtime loop keeps its last list of active sessions in its frame until something happens on the server,
+# so an ended session may only become garbage a little later: collect on a few ticks after each end.
+COLLECTIONS_AFTER_AN_END = 6
 
 _reaper: threading.Thread | None = None
 _reaper_lock = threading.Lock()
@@ -110,14 +113,17 @@ def start_reaper(runtime) -> threading.Thread:
                 return runtime._session_mgr.get_session_info(session_id) is not None
 
             def reap() -> None:
+                collections_due = 0
                 while True:
                     time.sleep(REAP_SECONDS)
                     loop = runtime._get_async_objs().eventloop
                     if isinstance(storage, EndingSessionStorage) and not loop.is_closed():
                         loop.call_soon_threadsafe(storage.reap)
-                        if storage.ended:  # shut down on an earlier tick: now collect what they held
-                            storage.ended = 0
-                            collect_ended_sessions()
+                        if storage.ended:  # shut down since the last tick
+                            storage.ended, collections_due = 0, COLLECTIONS_AFTER_AN_END
+                    if collections_due:
+                        collections_due -= 1
+                        collect_ended_sessions()
                     upload_gate.forget_ended_sessions(runtime.uploaded_file_mgr, known)
 
             _reaper = threading.Thread(target=reap, daemon=True, name="session-reaper")

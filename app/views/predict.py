@@ -79,33 +79,39 @@ st.title("Predict")
 st.markdown("Give the network a photo and see the five ImageNet classes it finds most likely, the crop it actually "
             "saw, and — with Grad-CAM — which part of the photo speaks for each class.")
 
-arch = st.selectbox("Network", WITH_WEIGHTS, format_func=lambda n: resnet.ARCHITECTURES[n].title)
-try:
-    classifier = get_classifier(arch)
-except UserError as exc:
-    st.error(str(exc))
-    st.stop()
+def page() -> None:
+    # A function, not the script's top level: the page's module globals outlive its run (its fragment functions refer
+    # to them, and Streamlit keeps those), and a visitor's photos must not, once the run is over.
+    arch = st.selectbox("Network", WITH_WEIGHTS, format_func=lambda n: resnet.ARCHITECTURES[n].title)
+    try:
+        classifier = get_classifier(arch)
+    except UserError as exc:
+        st.error(str(exc))
+        st.stop()
 
-if not classifier.pretrained:
-    st.error(notices.weights_missing(resnet.ARCHITECTURES[arch].title))
+    if not classifier.pretrained:
+        st.error(notices.weights_missing(resnet.ARCHITECTURES[arch].title))
 
-uploads = st.file_uploader("Upload photos", type=images.UPLOAD_TYPES, accept_multiple_files=True)
-samples = st.multiselect("…or pick sample photos", list(sample_images()), default=[FIRST_SAMPLE.name],
-                         help="Public-domain and CC0 photos shipped with the app (see assets/README).")
-shot = st.camera_input("Take a photo") if st.toggle("Use the camera") else None
-crop_mode = st.radio("How a photo becomes 224×224", list(CROPS), format_func=CROPS.get, horizontal=True)
-precision = precision_switch()
+    uploads = st.file_uploader("Upload photos", type=images.UPLOAD_TYPES, accept_multiple_files=True)
+    samples = st.multiselect("…or pick sample photos", list(sample_images()), default=[FIRST_SAMPLE.name],
+                             help="Public-domain and CC0 photos shipped with the app (see assets/README).")
+    shot = st.camera_input("Take a photo") if st.toggle("Use the camera") else None
+    crop_mode = st.radio("How a photo becomes 224×224", list(CROPS), format_func=CROPS.get, horizontal=True)
+    precision = precision_switch()
 
-named = [(upload.name, upload.getvalue()) for upload in uploads or []]
-if shot is not None:
-    named.append(("camera photo", shot.getvalue()))
-named += [(name, sample_images()[name].read_bytes()) for name in samples]
-if not named:
-    st.info("Upload a photo, take one, or pick a sample to see what the network makes of it.")
-    st.stop()
+    named = [(upload.name, upload.getvalue()) for upload in uploads or []]
+    if shot is not None:
+        named.append(("camera photo", shot.getvalue()))
+    named += [(name, sample_images()[name].read_bytes()) for name in samples]
+    if not named:
+        st.info("Upload a photo, take one, or pick a sample to see what the network makes of it.")
+        st.stop()
 
-for number, result in enumerate(photo_cache.classify(classifier, named, crop_mode=crop_mode, precision=precision)):
-    if isinstance(result, UserError):
-        st.error(str(result))
-    else:
-        show_prediction(classifier, result, number)
+    for number, result in enumerate(photo_cache.classify(classifier, named, crop_mode=crop_mode, precision=precision)):
+        if isinstance(result, UserError):
+            st.error(str(result))
+        else:
+            show_prediction(classifier, result, number)
+
+
+page()
