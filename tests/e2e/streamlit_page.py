@@ -24,19 +24,6 @@ DRAWN = """() => [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
 RUN_TIMEOUT_MS = 180_000  # the first Predict run builds and warms ResNet-50 on a shared 2-core machine
 SENT_TIMEOUT_MS = 15_000  # how long a typed value may take to reach the server and come back as a finished run
 
-# Counts finished script runs from the page's side. Kept for the load script; the browser tests count what the server
-# sent instead (StreamlitPage.runs): a short rerun can go from "running" to "notRunning" within one frame of the
-# page, and then this observer never sees it (the gradient lab test's typed number that seemed to send nothing).
-COUNT_RUNS = """
-window.__scriptRuns = 0;
-new MutationObserver(changes => {
-  for (const change of changes) {
-    if (change.oldValue === 'running') window.__scriptRuns += 1;
-  }
-}).observe(document, {subtree: true, attributes: true, attributeOldValue: true,
-                      attributeFilter: ['data-test-script-state']});
-"""
-
 
 def streamlit_base_path_probe(message: ConsoleMessage, base_url: str) -> bool:
     """Opened directly on a page's URL, Streamlit's frontend first asks for <page>/_stcore/health and host-config,

@@ -38,7 +38,9 @@ from playwright.async_api import Page, async_playwright  # noqa: E402
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError  # noqa: E402
 
 from tests.e2e.app_server import AppServer, command_line, rss_of, tree_pids  # noqa: E402
-from tests.e2e.streamlit_page import CHROMIUM, CHROMIUM_ARGS, COUNT_RUNS, streamlit_base_path_probe  # noqa: E402
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
+
+from tests.e2e.streamlit_page import CHROMIUM, CHROMIUM_ARGS, streamlit_base_path_probe  # noqa: E402
 
 ARTIFACTS = REPO / "tests" / "e2e" / "artifacts"  # git-ignored
 PHOTO = REPO / "assets" / "samples" / "coffee_cup.jpg"
@@ -152,15 +154,30 @@ class Student:
     top5: list[str] | None = None
     server_ms: float | None = None
     error: str | None = None
+    finished_runs: int = 0
 
     async def runs(self) -> int:
-        return await self.page.evaluate("window.__scriptRuns")
+        """Script runs the server has finished for this page (script_finished messages on its websocket): what the
+        server sent, not the page's "running" attribute, which a short run under load never shows."""
+        return self.finished_runs
 
     async def wait_idle(self, after: int | None, timeout_ms: float) -> None:
         if after is not None:
-            await self.page.wait_for_function("n => window.__scriptRuns > n", arg=after, timeout=timeout_ms)
+            deadline = time.monotonic() + timeout_ms / 1000
+            while self.finished_runs <= after:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the server finished no run within {timeout_ms / 1000:.0f} s")
+                await asyncio.sleep(0.05)
         await self.page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for(
             timeout=timeout_ms)
+
+    def on_frame(self, payload) -> None:
+        try:
+            message = ForwardMsg.FromString(payload if isinstance(payload, bytes) else payload.encode())
+        except Exception:  # noqa: BLE001 -- not a ForwardMsg: nothing to count
+            return
+        if message.WhichOneof("type") == "script_finished":
+            self.finished_runs += 1
 
     async def open_page(self, base_url: str, path: str, title: str, timeout_ms: float) -> None:
         await self.page.goto(base_url + path, timeout=timeout_ms)
@@ -230,9 +247,10 @@ def check_top5(labels: list[str]) -> list[str]:
 async def new_student(browser, number: int, base_url: str) -> Student:
     context = await browser.new_context(viewport={"width": 1000, "height": 800})
     page = await context.new_page()
-    await page.add_init_script(COUNT_RUNS)
     await page.add_init_script(SPINNER_WATCH)
     student = Student(number, page)
+    page.on("websocket", lambda socket: socket.on("framereceived", student.on_frame)
+            if socket.url.endswith("/_stcore/stream") else None)
 
     def on_console(message):
         if message.type == "error" and not streamlit_base_path_probe(message, base_url):
