@@ -48,10 +48,10 @@ class UploadQuota:
 
     session_mb: int = 256  # one lab upload of 200 MB (RESNET_MAX_UPLOAD_TOTAL_MB) and ten 5 MB photos
     session_files: int = 1024  # one lab folder of 1,000 files (RESNET_MAX_UPLOAD_FILES) and the Predict photos
-    session_in_flight: int = 4  # upload requests read at once; a browser's further files wait their turn
+    session_in_flight: int = 2  # upload requests read at once (× 20 MB at most); further files wait their turn
     server_mb: int = 2048
     server_files: int = 2400  # 30 × 10 photos + 2 × 1,000 lab files, and some room
-    server_in_flight: int = 16  # × 20 MB per request at most (server.maxUploadSize): 320 MB being read at once
+    server_in_flight: int = 12  # × 20 MB per request at most (server.maxUploadSize): 240 MB being read at once
     waiting_per_session: int = 64  # requests of one session waiting for a place in flight; past that, refused
     wait_seconds: float = 120.0  # how long a request may wait for a place before it is refused
 

@@ -69,6 +69,29 @@ def test_several_images_go_through_as_one_batch_and_match_one_by_one(classifier)
         np.testing.assert_allclose([s.probability for s in a.top], [s.probability for s in b.top], atol=1e-5)
 
 
+def test_a_page_of_photos_goes_to_the_engine_a_few_at_a_time_and_matches_one_by_one(classifier):
+    # Ten photos as one batch would leave OpenVINO's buffers at ten photos' size for good (inference.ENGINE_BATCH).
+    datas = [path.read_bytes() for path in sorted(SAMPLES.glob("*.jpg"))] * 2
+    calls = []
+    engine = classifier.engine
+    original = engine.answer
+
+    def counted(batch):
+        calls.append(len(batch))
+        return original(batch)
+
+    engine.answer = counted
+    try:
+        together = classifier.classify(datas)
+    finally:
+        del engine.answer
+    assert calls == [4, 4, 2] and [p.batch_size for p in together] == [10] * 10
+    for photo, data in zip(together, datas, strict=True):
+        alone = classifier.classify([data])[0]
+        assert [s.index for s in photo.top] == [s.index for s in alone.top]
+        np.testing.assert_allclose(photo.cams[photo.top[0].index], alone.cams[alone.top[0].index], atol=1e-5)
+
+
 class CountingEngine:
     """The classifier's own engine, counting how many calls are inside it at once (each made to last 50 ms)."""
 
