@@ -6,6 +6,7 @@ drives it; tests/e2e/test_upload_quota.py does the same through a browser and a 
 
 import asyncio
 import inspect
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,13 @@ async def put(app, session: str, file_id: str, data: bytes, *, announce: bool = 
 
     await app(scope, receive, send)
     return status, b"".join(sent).decode()
+
+
+def run(coroutine):
+    """`asyncio.run` in a thread of its own: in a whole-suite run the browser tests' session-wide Playwright keeps an
+    event loop running in this thread, where asyncio.run refuses to start another."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def gated_app(manager, *sessions):
@@ -176,7 +184,7 @@ def test_the_route_refuses_past_the_quota_with_one_line_and_keeps_nothing_of_it(
         stranger = await put(app, "not-a-session", "f4", b"d")
         return first, over, unannounced, stranger
 
-    first, over, unannounced, stranger = asyncio.run(scenario())
+    first, over, unannounced, stranger = run(scenario())
     assert first[0] == 204
     for status, text in (over, unannounced):
         assert status == 413 and text.startswith("Upload refused:") and "\n" not in text and "3 MB" in text
@@ -205,7 +213,7 @@ def test_requests_past_the_places_in_flight_wait_their_turn_and_a_flood_is_refus
         await watcher
         return answers
 
-    statuses = sorted(status for status, _ in asyncio.run(scenario()))
+    statuses = sorted(status for status, _ in run(scenario()))
     assert most_in_flight <= 2  # the session's places; the others waited before their bodies were read
     # 2 in flight + 2 waiting are served; the 5th and 6th found the waiting line full.
     assert statuses == [204, 204, 204, 204, 429, 429]
