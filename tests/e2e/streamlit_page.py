@@ -25,6 +25,16 @@ RUN_TIMEOUT_MS = 180_000  # the first Predict run builds and warms ResNet-50 on 
 SENT_TIMEOUT_MS = 15_000  # how long a typed value may take to reach the server and come back as a finished run
 
 
+def finishes_a_run(payload: bytes | str) -> bool:
+    """Whether a websocket frame from the server is its script_finished message (a full run's or a fragment's end):
+    what the browser tests and the load script count as a run, instead of the page's transient "running" state."""
+    try:
+        message = ForwardMsg.FromString(payload if isinstance(payload, bytes) else payload.encode())
+    except Exception:  # noqa: BLE001 -- not a ForwardMsg: nothing to count
+        return False
+    return message.WhichOneof("type") == "script_finished"
+
+
 def streamlit_base_path_probe(message: ConsoleMessage, base_url: str) -> bool:
     """Opened directly on a page's URL, Streamlit's frontend first asks for <page>/_stcore/health and host-config,
     gets 404, then uses the server root (streamlit/streamlit#7074). Those two 404s are Streamlit's, not the app's."""
@@ -54,12 +64,7 @@ class StreamlitPage:
             socket.on("framesent", lambda _: setattr(self, "sent_messages", self.sent_messages + 1))
 
     def _on_frame(self, payload) -> None:
-        try:
-            message = ForwardMsg.FromString(payload if isinstance(payload, bytes) else payload.encode())
-        except Exception:  # noqa: BLE001 -- not a ForwardMsg: nothing to count
-            return
-        if message.WhichOneof("type") == "script_finished":
-            self.finished_runs += 1
+        self.finished_runs += finishes_a_run(payload)
 
     def _on_console(self, message: ConsoleMessage) -> None:
         if message.type == "error" and not streamlit_base_path_probe(message, self.base_url):

@@ -38,9 +38,7 @@ from playwright.async_api import Page, async_playwright  # noqa: E402
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError  # noqa: E402
 
 from tests.e2e.app_server import AppServer, command_line, rss_of, tree_pids  # noqa: E402
-from streamlit.proto.ForwardMsg_pb2 import ForwardMsg  # noqa: E402
-
-from tests.e2e.streamlit_page import CHROMIUM, CHROMIUM_ARGS, streamlit_base_path_probe  # noqa: E402
+from tests.e2e.streamlit_page import CHROMIUM, CHROMIUM_ARGS, finishes_a_run, streamlit_base_path_probe  # noqa: E402
 
 ARTIFACTS = REPO / "tests" / "e2e" / "artifacts"  # git-ignored
 PHOTO = REPO / "assets" / "samples" / "coffee_cup.jpg"
@@ -172,12 +170,7 @@ class Student:
             timeout=timeout_ms)
 
     def on_frame(self, payload) -> None:
-        try:
-            message = ForwardMsg.FromString(payload if isinstance(payload, bytes) else payload.encode())
-        except Exception:  # noqa: BLE001 -- not a ForwardMsg: nothing to count
-            return
-        if message.WhichOneof("type") == "script_finished":
-            self.finished_runs += 1
+        self.finished_runs += finishes_a_run(payload)
 
     async def open_page(self, base_url: str, path: str, title: str, timeout_ms: float) -> None:
         await self.page.goto(base_url + path, timeout=timeout_ms)
