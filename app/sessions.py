@@ -70,6 +70,11 @@ class EndingSessionStorage(MemorySessionStorage):
             return
         try:
             info.session.shutdown()
+            # Its state goes now, not when the session object does: Streamlit's runtime loop keeps its last list of
+            # sessions until something happens on the server, and with it this session and the photos in its widgets.
+            state = getattr(info.session, "_session_state", None)
+            if state is not None:
+                state.clear()
             self.ended += 1
             _LOG.info("session %s ended: its time for a reconnect is up", session_id[:8])
         except Exception:  # noqa: BLE001 -- one session's shutdown must not stop the others'

@@ -4,19 +4,23 @@ import inspect
 import time
 
 from streamlit.runtime import websocket_session_manager
+from streamlit.runtime.app_session import AppSession
 from streamlit.runtime.caching.ttl_cache import TTLCache
 from streamlit.runtime.memory_session_storage import MemorySessionStorage
 from streamlit.runtime.session_manager import SessionInfo
+from streamlit.runtime.state.session_state import SessionState
 from streamlit.web.server import server
 
 from app.sessions import EndingSessionStorage
 
 
 class Tab:
-    """What the storage asks of Streamlit's AppSession: its id, and to shut down."""
+    """What the storage asks of Streamlit's AppSession: its id, to shut down, and its state (a real SessionState)."""
 
     def __init__(self, session_id):
         self.id, self.shut_down = session_id, 0
+        self._session_state = SessionState()
+        self._session_state["photos"] = [b"x" * 1000]
 
     def shutdown(self):
         self.shut_down += 1
@@ -36,6 +40,7 @@ def test_a_session_whose_time_is_up_is_shut_down_once_and_a_resumed_one_is_not()
     assert storage.reap() == 1
     fresh = stored(storage, "fresh")
     assert (closed.shut_down, resumed.shut_down, fresh.shut_down) == (1, 0, 0)
+    assert "photos" not in closed._session_state and "photos" in resumed._session_state  # what it held goes at once
     assert storage.get("closed") is None and storage.get("fresh").session is fresh
     assert storage.reap() == 0 and closed.shut_down == 1
     time.sleep(0.1)
@@ -57,6 +62,7 @@ def test_streamlit_still_makes_and_uses_its_storage_as_this_module_expects():
     assert "MemorySessionStorage(" in inspect.getsource(server.Server.__init__)
     assert "self._cache: MutableMapping[str, SessionInfo] = TTLCache(" in inspect.getsource(MemorySessionStorage)
     assert {"on_remove", "timer", "ttl", "maxsize"} <= set(inspect.signature(TTLCache).parameters)
-    assert callable(TTLCache.expire)
+    assert callable(TTLCache.expire) and callable(SessionState.clear)
+    assert "self._session_state" in inspect.getsource(AppSession.__init__)
     manager = inspect.getsource(websocket_session_manager.WebsocketSessionManager)
     assert "self._session_storage.delete(" in manager and "self._session_storage.save(" in manager
