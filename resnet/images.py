@@ -11,8 +11,6 @@ from os import PathLike
 from pathlib import Path
 
 import numpy as np
-from keras.applications import resnet as keras_resnet
-from keras.applications import resnet_v2 as keras_resnet_v2
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from resnet.errors import ImageError
@@ -134,6 +132,10 @@ def preprocess(batch: np.ndarray, preprocessing: str) -> np.ndarray:
         raise ValueError(f"preprocessing must be one of {PREPROCESSING_MODES}, not {preprocessing!r}")
     # A float32 copy: keras' numpy path subtracts in place, which would otherwise write into the caller's array.
     x = np.array(batch, dtype=np.float32)
+    # Imported here: decoding and cropping (the page's part) must not load TensorFlow with Keras.
+    from keras.applications import resnet as keras_resnet
+    from keras.applications import resnet_v2 as keras_resnet_v2
+
     fn = keras_resnet.preprocess_input if preprocessing == "caffe" else keras_resnet_v2.preprocess_input
     return np.asarray(fn(x), dtype=np.float32)
 

@@ -17,11 +17,13 @@ import json
 import os
 from functools import lru_cache
 from pathlib import Path
-
-import keras
+from typing import TYPE_CHECKING
 
 from resnet.errors import WeightsUnavailable
 from resnet.paths import ASSETS, keras_home
+
+if TYPE_CHECKING:
+    import keras
 
 KERAS_ORIGIN = "https://storage.googleapis.com/tensorflow/keras-applications/resnet/"
 
@@ -86,6 +88,8 @@ def imagenet_weights_path(weights_name: str, include_top: bool = True, *, cache_
     # get_file falls back to /tmp/.keras when the cache folder does not exist yet: make it.
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     origin = os.environ.get("RESNET_WEIGHTS_ORIGIN", KERAS_ORIGIN).rstrip("/") + "/" + name
+    import keras  # here, not at the top: the labels and md5 table are read by processes without TensorFlow
+
     try:
         return keras.utils.get_file(name, origin, cache_subdir="models", file_hash=md5, cache_dir=cache_dir)
     except ValueError:  # downloaded, but the md5 differs: keras leaves the bad file behind

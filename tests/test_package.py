@@ -65,3 +65,22 @@ def test_pages_and_panels_build_no_model_themselves():
     for path in [*APP.rglob("*.py")]:
         reached = {name.split(".")[0] for name in imported(path)}
         assert not reached & {"keras", "tensorflow", "openvino"}, path.relative_to(ROOT)
+
+
+# The rooms a page needs when the networks run elsewhere (RESNET_SERVE_URL): loading them must not load TensorFlow,
+# whose import alone is ~700 MB of the server (resnet.memory_budget).
+LIGHT_ROOMS = ("resnet", "resnet.errors", "resnet.paths", "resnet.images", "resnet.weights", "resnet.limits",
+               "resnet.upload_quota", "resnet.uploads", "resnet.datasets")
+
+
+def test_the_rooms_a_thin_page_needs_import_no_tensorflow():
+    import subprocess
+    import sys
+
+    code = ("import importlib, sys\n"
+            f"for name in {LIGHT_ROOMS!r}: importlib.import_module(name)\n"
+            "heavy = sorted(m for m in ('tensorflow', 'keras', 'openvino') if m in sys.modules)\n"
+            "print(','.join(heavy))\n")
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "", f"importing {LIGHT_ROOMS} loaded {done.stdout.strip()}"
