@@ -26,7 +26,7 @@ def classify(classifier, named: list[tuple[str, bytes]], *, crop_mode: str, prec
     classified yet with these settings go to the network, together, as one batch."""
     refused = [images.over_max_photos(name) for name, _ in named[images.MAX_PHOTOS:]]
     named = named[:images.MAX_PHOTOS]
-    keys = [(hashlib.sha256(data).hexdigest(), name, crop_mode, precision, classifier.arch_name)
+    keys = [(hashlib.sha256(data).hexdigest(), name, crop_mode, precision, classifier.identity)
             for name, data in named]
     cached = st.session_state.get(PREDICTIONS, {})
     fresh = [i for i, key in enumerate(keys) if key not in cached]

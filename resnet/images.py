@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from resnet.datasets import lab_input
 from resnet.errors import ImageError
 
 # --- Limits (the only place they are set; .streamlit/config.toml repeats MAX_UPLOAD_MB as server.maxUploadSize) ---
@@ -51,7 +52,8 @@ _SIGNATURES = (
 # becomes a smooth 224 px image; keras' load_img default (nearest) aliases fine texture, which ResNets notice.
 RESAMPLE = Image.Resampling.BILINEAR
 CROP_MODES = ("center", "squash")  # how a photo becomes the model's input size: `crop_for_model`
-PREPROCESSING_MODES = ("caffe", "tf")  # how its pixels are then scaled for a weight family: `preprocess`
+# How its pixels are then scaled for a weight family (`preprocess`); "lab": the gradient lab's own nets.
+PREPROCESSING_MODES = ("caffe", "tf", "lab")
 
 
 def decode_image(data: bytes, *, name: str = "image", min_side: int = MIN_SIDE) -> np.ndarray:
@@ -127,11 +129,14 @@ def preprocess(batch: np.ndarray, preprocessing: str) -> np.ndarray:
 
     preprocessing="caffe" (ResNet v1, keras.applications.resnet): RGB→BGR, minus the ImageNet BGR mean, no scaling.
     preprocessing="tf" (ResNet v2, keras.applications.resnet_v2): pixels mapped to [-1, 1].
+    preprocessing="lab" (a net the gradient lab trained): as its training images were (datasets.lab_input).
     """
     if preprocessing not in PREPROCESSING_MODES:
         raise ValueError(f"preprocessing must be one of {PREPROCESSING_MODES}, not {preprocessing!r}")
     # A float32 copy: keras' numpy path subtracts in place, which would otherwise write into the caller's array.
     x = np.array(batch, dtype=np.float32)
+    if preprocessing == "lab":
+        return lab_input(x / 255)
     # Imported here: decoding and cropping (the page's part) must not load TensorFlow with Keras.
     from keras.applications import resnet as keras_resnet
     from keras.applications import resnet_v2 as keras_resnet_v2

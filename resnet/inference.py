@@ -112,16 +112,20 @@ class Classifier:
     def __init__(self, model: keras.Model, *, pretrained: bool, weights_source: str, arch: str | None = None,
                  weights_problem: str | None = None, engine: str | None = None, precision: str | None = None,
                  crop_mode: str = "center", warm_up: bool = True, concurrency: int = 1, background: bool = False,
-                 heat_maps: bool = True):
+                 heat_maps: bool = True, labels: Sequence[tuple[str, str]] | None = None,
+                 preprocessing: str | None = None, identity: str | None = None):
         self.model = model
         self.weights_problem = weights_problem  # why ImageNet weights were not used, when they were asked for
         self.arch_name = arch or model.name
+        # What tells this network's answers apart from another's in a cache: the architecture, unless two networks
+        # of one architecture can meet (a session's trained nets: resnet.trained_classifier).
+        self.identity = identity or self.arch_name
         self.pretrained = pretrained
         self.weights_source = weights_source
         self.crop_mode = crop_mode
         self.input_size = tuple(model.input_shape[1:3])
-        self.preprocessing = _preprocessing(self.arch_name)
-        self.labels = _labels(model.output_shape[-1])
+        self.preprocessing = preprocessing or _preprocessing(self.arch_name)
+        self.labels = tuple(labels) if labels is not None else _labels(model.output_shape[-1])
         # Where the answers' heat maps come from, if they can come from the answer and are wanted (heat_maps=False:
         # the engines return the probabilities alone, e.g. `predict` without --cam).
         self.cam_head = cam_head(model) if heat_maps else None

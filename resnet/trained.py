@@ -38,6 +38,8 @@ class TrainedNet:
     sanity: list | None = None
     sanity_image: int | None = None  # which held-out image the sanity check explains
     _cam: LabCam | None = dataclasses.field(default=None, repr=False)
+    # What a page made to look at this net (resnet.trained_classifier), kept as long as the net is.
+    views: dict = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     def cam(self, index: int, class_index: int | None = None) -> np.ndarray:
         """Grad-CAM of held-out image `index` for `class_index` (default: the class the net answered), [0, 1]."""

@@ -99,9 +99,9 @@ def test_architecture_page_shows_the_fields_of_a_random_network_and_its_twin():
     assert not field_images(at)  # nothing is built until asked for
     at.toggle(key="receptive").set_value(True).run()
     assert not at.exception, at.exception
-    # the middle block's output, conv3_block2_out (16×16), at its middle: 29 px from -13 at jump 2 (see
-    # tests/test_cli_receptive.py)
-    assert any("conv3_block2_out at row 8, column 8: 29×29 px (rows 3…31, columns 3…31" in c.value
+    # resnet20's row's field_layer, conv3_block3_out (16×16), at its middle: conv3_block2_out's 29 px (see
+    # tests/test_cli_receptive.py) and two more 3×3 convolutions at jump 2, 8 px wider
+    assert any("conv3_block3_out at row 8, column 8: 37×37 px (rows -1…35, columns -1…35" in c.value
                for c in at.caption)
     pictures = field_images(at)
     assert len(pictures) == 2 and any("random pixels" in m.value for m in at.markdown)

@@ -6,7 +6,10 @@ from app import photo_cache
 from app.panels import photo_key
 from resnet.inference import top_scores
 from resnet.lesion import LesionNet
+from app.panels.trained_nets import LESIONS
 from resnet.residual_charts import lesion_depth_figure, top_pair_figure
+from resnet.trained_charts import lesion_figure
+from resnet.trained_classifier import TrainedClassifier
 
 EXPLANATION = (
     "Veit, Wilber & Belongie (NeurIPS 2016) deleted single blocks of a trained ResNet at test time: the error "
@@ -23,6 +26,9 @@ def lesion_net(_classifier, arch: str, network: int) -> LesionNet:
 
 def lesion_panel(classifier, prediction, number: int) -> None:
     if not st.toggle("Take residual blocks out (lesion study)", key=photo_key("lesion", number, prediction)):
+        return
+    if isinstance(classifier, TrainedClassifier):
+        heldout_lesion_part(classifier, prediction, number)
         return
     st.markdown(EXPLANATION)
     net = lesion_net(classifier, classifier.arch_name, id(classifier.model))
@@ -47,3 +53,13 @@ def lesion_panel(classifier, prediction, number: int) -> None:
         st.plotly_chart(pair, key=f"lesion_top_{number}")
     st.plotly_chart(depth, key=f"lesion_depth_{number}")
     st.caption(caption)
+
+
+def heldout_lesion_part(classifier: TrainedClassifier, prediction, number: int) -> None:
+    """A net the lab trained: lesions judged on its held-out images (many answers, not one photo's), for the pair."""
+    st.markdown(LESIONS)
+    with st.spinner("Removing each block in turn and judging every held-out image…"):
+        nets = classifier.held_out_lesions()
+    st.plotly_chart(lesion_figure(nets), key=f"lesion_heldout_{number}")
+    st.caption(f"Measured on the {sum(classifier.net.heldout.counts)} held-out images of your run, the same for "
+               "every photo on this page.")

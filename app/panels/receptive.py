@@ -11,8 +11,8 @@ from app import photo_cache
 from app.panels import photo_key
 from resnet.receptive import NOISE_IMAGES, FieldProbe, field_layers, noise_images, plain_twin
 from resnet.residual_charts import field_picture
+from resnet.trained_classifier import TrainedClassifier
 
-DEFAULT_LAYER = "conv3_block4_out"  # ResNet-50's: a 99-pixel box on a 28×28 map
 EXPLANATION = (
     "Pick a layer and a unit on its map. The white box is every input pixel that unit can see (its theoretical "
     "receptive field, padding included, so it may reach past the image); the colour is how much it depends on "
@@ -29,8 +29,9 @@ _ONE_FIELD_AT_A_TIME = threading.Lock()  # the Architecture page's networks have
 
 def field_controls(arch: str, probe: FieldProbe, key: str) -> tuple[str, tuple[int, int]]:
     layers = field_layers(arch)
+    default = resnet.ARCHITECTURES[arch].field_layer
     layer = st.selectbox("Unit in the layer", layers,
-                         index=layers.index(DEFAULT_LAYER) if DEFAULT_LAYER in layers else len(layers) // 2,
+                         index=layers.index(default) if default in layers else len(layers) // 2,
                          key=f"{key}_layer")
     height, width = probe.map_size(layer)
     row_column, column_column = st.columns(2)
@@ -42,14 +43,15 @@ def field_controls(arch: str, probe: FieldProbe, key: str) -> tuple[str, tuple[i
     return layer, (int(row), int(column))
 
 
-def show_fields(fields, layer: str, position: tuple[int, int], crop: np.ndarray | None, jump: int) -> None:
+def show_fields(fields, layer: str, position: tuple[int, int], crop: np.ndarray | None, jump: int,
+                titles: tuple[str, ...] = TWINS) -> None:
     box = fields[0].box
     height, width = fields[0].heat.shape
     inside = box.clipped(height, width)
     st.caption(f"Theoretical field of {layer} at row {position[0]}, column {position[1]}: {box.size}×{box.size} px "
                f"(rows {box.top}…{box.bottom}, columns {box.left}…{box.right}; neighbouring units are {jump} px "
                f"apart). {inside.size}×{inside.right - inside.left + 1} px of it lie on the {height}×{width} input.")
-    for column, title, field in zip(st.columns(2), TWINS, fields, strict=True):
+    for column, title, field in zip(st.columns(len(fields)), titles, fields, strict=True):
         if field.radius_50 is None:
             summary = "the unit does not depend on these pixels at all here (every ReLU on its way is off)"
         else:
@@ -71,7 +73,12 @@ def receptive_panel(classifier, prediction, number: int) -> None:
     if not st.toggle("How far a unit sees (receptive fields)", key=photo_key("receptive", number, prediction)):
         return
     st.markdown(EXPLANATION)
-    probes = photo_probes(classifier, classifier.arch_name, id(classifier.model))
+    if isinstance(classifier, TrainedClassifier):  # the pair the lab trained, not a twin copied from one net
+        probes = classifier.field_probes()
+        titles = tuple(f"{net.name}, as you trained it" for net in (classifier.residual, classifier.plain) if net)
+        st.caption("Here the plain twin is the one the lab trained beside the residual net, on the same images.")
+    else:
+        probes, titles = photo_probes(classifier, classifier.arch_name, id(classifier.model)), TWINS
     key = photo_key("field", number, prediction)
     layer, position = field_controls(classifier.arch_name, probes[0], key)
 
@@ -81,7 +88,7 @@ def receptive_panel(classifier, prediction, number: int) -> None:
 
     with st.spinner("Following the gradient back to the pixels…"):
         fields = photo_cache.explanation(prediction, ("fields", layer, position), measured)
-    show_fields(fields, layer, position, prediction.crop, probes[0].jump(layer))
+    show_fields(fields, layer, position, prediction.crop, probes[0].jump(layer), titles)
 
 
 # ---- the Architecture page: random weights and noise, as Luo et al. ------------------------------------------------

@@ -7,6 +7,7 @@ from app import photo_cache
 from app.panels import photo_key
 from resnet.residual_charts import shortcut_figure
 from resnet.shortcuts import ShortcutProbe
+from resnet.trained_classifier import TrainedClassifier
 
 
 @st.cache_resource(show_spinner="Preparing the shortcut probe…", max_entries=2)
@@ -21,7 +22,14 @@ def shortcuts_panel(classifier, prediction, number: int) -> None:
     st.markdown("Each block outputs F(x) + x: its residual branch F adds to what its shortcut carries (x, or its "
                 "1×1 projection where the block down-samples). The bars compare their sizes for this photo, "
                 "‖F(x)‖ / ‖x‖ over the block's whole map.")
-    probe = shortcut_probe(classifier, classifier.arch_name, id(classifier.model))
+    if isinstance(classifier, TrainedClassifier):
+        probe = classifier.shortcut_probe()
+        if classifier.net.plain or probe is None:
+            st.info(f"{classifier.net.name} is a plain net: it has no shortcuts to follow. Choose the residual net "
+                    "the lab trained beside it.")
+            return
+    else:
+        probe = shortcut_probe(classifier, classifier.arch_name, id(classifier.model))
 
     def measured():
         with classifier.explaining():

@@ -36,6 +36,14 @@ SANITY = (
     "correlation with the trained map falls toward 0); one that stays put shows the image, not what the net learned.")
 
 
+def session_nets() -> dict[str, TrainedNet]:
+    """The nets this session's last gradient-lab run trained (empty while none has finished)."""
+    run = st.session_state.get("gradient_run")
+    if run is None or run.running:
+        return {}
+    return run.trained or {}
+
+
 def picture(net: TrainedNet, index: int) -> np.ndarray:
     return np.clip(np.rint(net.heldout.images[index] * 255), 0, 255).astype(np.uint8)
 
@@ -80,7 +88,8 @@ def trained_nets_panel(nets: dict[str, TrainedNet]) -> None:
         return
     st.caption(f"{sum(first.heldout.counts)} images set aside before training and never trained on, "
                f"{min(first.heldout.counts)} to {max(first.heldout.counts)} per class. The trained nets stay for "
-               "this session, until its next run.")
+               "this session, until its next run: on the Predict page, choose one as the Network to give it photos "
+               "of your own and open it up (heat maps, lesions, receptive fields, shortcuts).")
     for column, (name, net) in zip(st.columns(len(nets)), nets.items()):
         column.metric(f"{name}: held-out accuracy", f"{net.result.accuracy:.1%}",
                       help=f"held-out loss {net.result.loss:.4f} after {net.steps} step(s)")

@@ -9,6 +9,7 @@ from app.panels.explanations import explanations_panel
 from app.panels.lesion import lesion_panel
 from app.panels.receptive import receptive_panel
 from app.panels.shortcuts import shortcuts_panel
+from app.panels.trained_nets import session_nets
 from resnet import images
 from resnet.architectures import WITH_WEIGHTS
 from resnet.devices import bf16_unavailable
@@ -17,6 +18,7 @@ from resnet.errors import UserError
 from resnet.inference import UNTRAINED_LABEL, sample_images
 from resnet.paths import FIRST_SAMPLE
 from resnet.predict_charts import top_figure
+from resnet.trained_classifier import TrainedClassifier
 
 CROPS = {"center": "Centre crop: scale the short side to 224, cut the middle square out",
          "squash": "Squash: resize the whole photo to 224×224, ignoring its shape"}
@@ -31,7 +33,8 @@ def show_prediction(classifier, prediction, number: int) -> None:
     left, right = st.columns([1, 2])
     crop_picture = photo_cache.explanation(prediction, ("crop",),
                                            lambda: images.encoded(prediction.crop, "JPEG", quality=90))
-    left.image(crop_picture, caption="What the network saw (224×224)")
+    height, width = prediction.crop.shape[:2]
+    left.image(crop_picture, caption=f"What the network saw ({height}×{width})")
     bars = photo_cache.explanation(prediction, ("top",), lambda: top_figure(prediction.top,
                                                                             pretrained=prediction.pretrained))
     right.plotly_chart(bars, key=f"top_{number}")
@@ -73,6 +76,16 @@ def precision_switch() -> str:
     return "bf16" if on and not unavailable else "fp32"
 
 
+TRAINED = "trained:"  # a choice of the Network box that names one of the session's trained nets
+
+
+def network_title(choice: str, trained: dict) -> str:
+    if choice.startswith(TRAINED):
+        net = trained[choice.removeprefix(TRAINED)]
+        return f"{net.name} — the {'plain' if net.plain else 'residual'} net you trained"
+    return resnet.ARCHITECTURES[choice].title
+
+
 # ---- page ----------------------------------------------------------------------------------------------------------
 
 st.title("Predict")
@@ -82,22 +95,31 @@ st.markdown("Give the network a photo and see the five ImageNet classes it finds
 def page() -> None:
     # A function, not the script's top level: the page's module globals outlive its run (its fragment functions refer
     # to them, and Streamlit keeps those), and a visitor's photos must not, once the run is over.
-    arch = st.selectbox("Network", WITH_WEIGHTS, format_func=lambda n: resnet.ARCHITECTURES[n].title)
-    try:
-        classifier = get_classifier(arch)
-    except UserError as exc:
-        st.error(str(exc))
-        st.stop()
-
-    if not classifier.pretrained:
-        st.error(notices.weights_missing(resnet.ARCHITECTURES[arch].title))
+    trained = session_nets()  # the nets this session's gradient lab run trained, if any
+    choices = [*WITH_WEIGHTS, *(TRAINED + name for name in trained)]
+    arch = st.selectbox("Network", choices, format_func=lambda n: network_title(n, trained),
+                        help="Train a net in the Gradient lab and it joins this list for your session.")
+    if arch.startswith(TRAINED):
+        classifier = TrainedClassifier.of(arch.removeprefix(TRAINED), trained)
+        # Its class names are the visitor's own (an upload's folders): a caption is not markdown-rendered here.
+        st.caption(f"{classifier.title}: {len(classifier.labels)} classes, photos seen at "
+                   f"{classifier.input_size[0]}×{classifier.input_size[1]} pixels, held-out accuracy "
+                   f"{classifier.net.result.accuracy:.1%}.")
+    else:
+        try:
+            classifier = get_classifier(arch)
+        except UserError as exc:
+            st.error(str(exc))
+            st.stop()
+        if not classifier.pretrained:
+            st.error(notices.weights_missing(resnet.ARCHITECTURES[arch].title))
 
     uploads = st.file_uploader("Upload photos", type=images.UPLOAD_TYPES, accept_multiple_files=True)
     samples = st.multiselect("…or pick sample photos", list(sample_images()), default=[FIRST_SAMPLE.name],
                              help="Public-domain and CC0 photos shipped with the app (see assets/README).")
     shot = st.camera_input("Take a photo") if st.toggle("Use the camera") else None
     crop_mode = st.radio("How a photo becomes 224×224", list(CROPS), format_func=CROPS.get, horizontal=True)
-    precision = precision_switch()
+    precision = "fp32" if arch.startswith(TRAINED) else precision_switch()  # a lab net is small: fp32 only
 
     named = [(upload.name, upload.getvalue()) for upload in uploads or []]
     if shot is not None:
