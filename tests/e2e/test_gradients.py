@@ -39,3 +39,14 @@ def test_start_and_stop_a_run(ui):
     assert ui.page.locator(".js-plotly-plot").count() >= 4 + 2 + 4
     ui.assert_healthy()
     ui.screenshot("gradient_lab")
+
+    # The trained nets stay for the session: on the Predict page (reached by the sidebar, in the same session) the
+    # residual one is a choice of network, and answers the sample photo in the run's own classes.
+    ui.rerun_after(ui.page.get_by_test_id("stSidebarNav").get_by_text("Predict", exact=True).click)
+    ui.choose("Network", "resnet20 — the residual net you trained")
+    ui.page.get_by_text(re.compile(r"resnet20, trained in this session: \d+ classes")).wait_for(timeout=60_000)
+    labels = ui.page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
+        .filter(plot => plot.data && plot.data[0].type === 'bar').map(plot => plot.data[0].y)""")
+    assert len(labels) == 1 and 1 <= len(labels[0]) <= 5
+    assert ui.page.get_by_text("What the network saw (32×32)").count() == 1
+    ui.assert_healthy()
