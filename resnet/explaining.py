@@ -93,8 +93,10 @@ def class_activation_maps(features: np.ndarray, head: CamHead, classes) -> dict[
     """{class: ReLU(Σ_k w_kc A_k) scaled to [0, 1]} for one image's last feature map (height, width, channels):
     Grad-CAM at that layer, without a gradient (see the module's docstring)."""
     classes = [int(c) for c in classes]
-    # One class's weights are one contiguous row of the kernel's transpose: gathering five costs nothing.
-    weighted = np.einsum("hwk,ck->chw", features, head.by_class[classes])
+    # One class's weights are one contiguous row of the kernel's transpose: gathering five costs nothing. A matrix
+    # product, not einsum: einsum does not reach BLAS here (0.13 against 0.06 ms for ResNet-50's top five).
+    height, width, channels = features.shape
+    weighted = (features.reshape(-1, channels) @ head.by_class[classes].T).T.reshape(len(classes), height, width)
     return {c: unit_range(np.maximum(maps, 0)) for c, maps in zip(classes, weighted, strict=True)}
 
 

@@ -61,22 +61,30 @@ def decode_image(data: bytes, *, name: str = "image", min_side: int = MIN_SIDE) 
 
     `min_side` is the one guard a caller may change: the gradient lab trains on images as small as 8 px.
     """
+    return np.array(open_image(data, name=name, min_side=min_side), dtype=np.uint8)
+
+
+def open_image(data: bytes, *, name: str = "image", min_side: int = MIN_SIDE) -> Image.Image:
+    """`decode_image` as an RGB Pillow image: what `crop_for_model` takes without a copy to and from numpy (the
+    answering path's way, 0.1 ms of a photo's ~1.5 ms around the network)."""
     name = _one_line(name)
     _check_size(len(data), name)
     _check_signature(data, name)
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            fmt = img.format or "unknown"
-            if fmt not in SUPPORTED_FORMATS:
-                raise ImageError(f"{name}: unsupported format {fmt}; {_FORMAT_HINT}")
-            _check_dimensions(img.size, name, min_side)
-            try:
-                img.load()  # force a full decode now: truncation shows up here, not later in the model
-            except (OSError, SyntaxError, ValueError, EOFError) as exc:
-                raise ImageError(
-                    f"{name}: the {fmt} file is truncated or corrupt ({_reason(exc)}); export or upload it again"
-                ) from exc
-            return _to_rgb_array(_upright(img), name)
+        # Not closed by a `with`: closing a Pillow image frees its pixels, and these are the result. Nothing is left
+        # open once it is loaded: the bytes are in memory.
+        img = Image.open(io.BytesIO(data))
+        fmt = img.format or "unknown"
+        if fmt not in SUPPORTED_FORMATS:
+            raise ImageError(f"{name}: unsupported format {fmt}; {_FORMAT_HINT}")
+        _check_dimensions(img.size, name, min_side)
+        try:
+            img.load()  # force a full decode now: truncation shows up here, not later in the model
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise ImageError(
+                f"{name}: the {fmt} file is truncated or corrupt ({_reason(exc)}); export or upload it again"
+            ) from exc
+        return _to_rgb_image(_upright(img), name)
     except UnidentifiedImageError as exc:
         raise ImageError(f"{name}: not an image file Pillow can read; {_FORMAT_HINT}") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
@@ -99,7 +107,8 @@ def read_image_file(path: str | PathLike[str]) -> np.ndarray:
     return decode_image(data, name=path.name)
 
 
-def crop_for_model(rgb: np.ndarray, size: tuple[int, int] = (224, 224), *, crop_mode: str = "center") -> np.ndarray:
+def crop_for_model(rgb: np.ndarray | Image.Image, size: tuple[int, int] = (224, 224), *,
+                   crop_mode: str = "center") -> np.ndarray:
     """The uint8 image the model will see, `size` = (height, width) as in keras' target_size.
 
     crop_mode="center": scale so the image covers `size` (shorter side fits), then cut the middle out.
@@ -108,7 +117,7 @@ def crop_for_model(rgb: np.ndarray, size: tuple[int, int] = (224, 224), *, crop_
     if crop_mode not in CROP_MODES:
         raise ValueError(f"crop_mode must be one of {CROP_MODES}, not {crop_mode!r}")
     target_h, target_w = size
-    img = Image.fromarray(np.asarray(rgb, dtype=np.uint8))
+    img = rgb if isinstance(rgb, Image.Image) else Image.fromarray(np.asarray(rgb, dtype=np.uint8))
     if crop_mode == "squash":
         return np.asarray(img.resize((target_w, target_h), RESAMPLE))
     w, h = img.size
@@ -210,23 +219,23 @@ def _upright(img: Image.Image) -> Image.Image:
         return img
 
 
-def _to_rgb_array(img: Image.Image, name: str) -> np.ndarray:
+def _to_rgb_image(img: Image.Image, name: str) -> Image.Image:
     mode = img.mode
     if mode.startswith("I;16"):
-        return _gray_to_rgb(_scale_16bit(np.asarray(img)))
+        return Image.fromarray(_gray_to_rgb(_scale_16bit(np.asarray(img))))
     if mode == "I":
         # Pillow stores 16-bit samples from some TIFF/PNG writers as 32-bit "I"; scale by range, never clip.
         values = np.asarray(img)
         if values.min() >= 0 and values.max() <= 255:
-            return _gray_to_rgb(values.astype(np.uint8))
+            return Image.fromarray(_gray_to_rgb(values.astype(np.uint8)))
         if values.min() >= 0 and values.max() <= 65535:
-            return _gray_to_rgb(_scale_16bit(values))
-        return _gray_to_rgb(_stretch(values))
+            return Image.fromarray(_gray_to_rgb(_scale_16bit(values)))
+        return Image.fromarray(_gray_to_rgb(_stretch(values)))
     if mode == "F":
         values = np.asarray(img)
         if np.isfinite(values).all() and values.min() >= 0 and values.max() <= 1:
-            return _gray_to_rgb(np.rint(values * 255).astype(np.uint8))
-        return _gray_to_rgb(_stretch(values))
+            return Image.fromarray(_gray_to_rgb(np.rint(values * 255).astype(np.uint8)))
+        return Image.fromarray(_gray_to_rgb(_stretch(values)))
     if mode == "P" and "transparency" in img.info:
         img = img.convert("RGBA")
     if img.mode in ("RGBA", "LA", "La", "RGBa", "PA"):
@@ -235,7 +244,7 @@ def _to_rgb_array(img: Image.Image, name: str) -> np.ndarray:
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         img = Image.alpha_composite(white, rgba)
     try:
-        return np.array(img if img.mode == "RGB" else img.convert("RGB"), dtype=np.uint8)
+        return img if img.mode == "RGB" else img.convert("RGB")
     except ValueError as exc:  # e.g. LAB or HSV TIFFs, which Pillow reads but cannot turn into RGB
         raise ImageError(f"{name}: colour mode {img.mode} is not supported; save the image as RGB") from exc
 

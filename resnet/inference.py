@@ -142,7 +142,8 @@ class Classifier:
         wanted = engines.resolve_engine(requested)
         convert = background and engines.KINDS[wanted].converts
         # Answering at once means plain TensorFlow: even folding BatchNorm (a second) is left to the background.
-        self.engine = engines.make_engine(model, "tf" if convert else requested, self.precision, features=heat_maps)
+        self.engine = engines.make_engine(model, "tf" if convert else requested, self.precision, features=heat_maps,
+                                          pixels=self.preprocessing)
         self.first_call_ms = self.warm_up() if warm_up else None
         if convert:  # after the warm-up, so the first answers do not share the cores with the conversion
             self._converting.add(self.precision)
@@ -215,7 +216,7 @@ class Classifier:
             source = self._engines.get("fp32")
             source = source if isinstance(source, engines.TensorFlowEngine) else None  # the one traced at start
             converted = engines.make_engine(self.model, engine, precision, source=source,
-                                            features=self.cam_head is not None)
+                                            features=self.cam_head is not None, pixels=self.preprocessing)
             converted(np.zeros((1, *self.input_size, 3), np.float32))  # OpenVINO plans its first call: warm it
             with self._lock:
                 self._engines[precision] = converted
@@ -250,7 +251,8 @@ class Classifier:
                     threading.Thread(target=self._convert_in_background, args=(wanted, precision), daemon=True,
                                      name=f"convert-{self.arch_name}-{precision}").start()
             return self.engine
-        made = engines.make_engine(self.model, None, precision, features=self.cam_head is not None)
+        made = engines.make_engine(self.model, None, precision, features=self.cam_head is not None,
+                                   pixels=self.preprocessing)
         with self._lock:
             return self._engines.setdefault(precision, made)
 
@@ -272,7 +274,7 @@ class Classifier:
         """
         start = time.perf_counter()
         names = list(names) if names is not None else [f"image {i + 1}" for i in range(len(items))]
-        crops = [self._crop(images.decode_image(item, name=name) if isinstance(item, (bytes, bytearray)) else item,
+        crops = [self._crop(images.open_image(item, name=name) if isinstance(item, (bytes, bytearray)) else item,
                             crop_mode) for item, name in zip(items, names, strict=True)]
         return self._classify_crops(crops, names, top, precision, start)
 
@@ -288,10 +290,10 @@ class Classifier:
                 if number >= images.MAX_PHOTOS:
                     raise images.over_max_photos(name)
                 # Cropped at once: only one photo at a time is held at full size (up to 40 MP, 120 MB).
-                rgb = images.decode_image(data, name=name)
-                pixels += rgb.shape[0] * rgb.shape[1]
-                good.append(self._crop(rgb, crop_mode))
-                del rgb
+                picture = images.open_image(data, name=name)
+                pixels += picture.width * picture.height
+                good.append(self._crop(picture, crop_mode))
+                del picture
             except ImageError as exc:
                 results.append(exc)
                 continue
@@ -305,7 +307,7 @@ class Classifier:
             results[slot] = prediction
         return results
 
-    def _crop(self, rgb: np.ndarray, crop_mode: str | None) -> np.ndarray:
+    def _crop(self, rgb, crop_mode: str | None) -> np.ndarray:
         return images.crop_for_model(rgb, self.input_size, crop_mode=crop_mode or self.crop_mode)
 
     def _classify_crops(self, crops, names, top, precision, start) -> list[Prediction]:
@@ -314,7 +316,9 @@ class Classifier:
         engine = self._engine_for(precision)
         parts = []
         for first in range(0, len(crops), ENGINE_BATCH):
-            batch = images.preprocess(np.stack(crops[first:first + ENGINE_BATCH]), self.preprocessing)
+            batch = np.stack(crops[first:first + ENGINE_BATCH])
+            if not engine.takes_pixels:  # an engine that does not scale uint8 crops in its own graph
+                batch = images.preprocess(batch, self.preprocessing)
             with self._lanes.answer():
                 parts.append(engine.answer(batch))
         probabilities = np.concatenate([p for p, _ in parts])

@@ -86,6 +86,23 @@ def test_the_table_says_which_engine_the_app_converts_in_the_background():
     assert all(kind.setup_s > 0 and 0 < kind.per_photo_s < kind.setup_s for kind in engines.KINDS.values())
 
 
+@pytest.mark.parametrize("mode", images.PREPROCESSING_MODES)
+def test_openvino_taking_uint8_pixels_scales_them_as_preprocess_does(mode):
+    """The answering engine's in-graph preprocessing against images.preprocess (Keras's preprocess_input, or the
+    lab's input), on a small random net whose answers move with every pixel's scaling."""
+    model = randomise(resnet.build("resnet18", input_shape=(64, 64, 3), classes=10), seed=2)
+    pixels = np.random.default_rng(1).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    takes_pixels = engines.make_engine(model, "openvino", "fp32", pixels=mode)
+    takes_floats = engines.make_engine(model, "openvino", "fp32")
+    assert takes_pixels.takes_pixels and not takes_floats.takes_pixels
+    expected = model(images.preprocess(pixels, mode), training=False).numpy()
+    np.testing.assert_allclose(takes_pixels(pixels), expected, rtol=0, atol=1e-5)
+    np.testing.assert_allclose(takes_floats(images.preprocess(pixels, mode)), expected, rtol=0, atol=1e-5)
+    if mode != "lab":  # a flip or a shifted mean is not a no-op: the wrong scaling would be caught
+        wrong = "tf" if mode == "caffe" else "caffe"
+        assert np.abs(model(images.preprocess(pixels, wrong), training=False).numpy() - expected).max() > 1e-3
+
+
 def test_openvino_converts_the_tensorflow_engine_it_is_given(model, sample_batch, expected):
     # The app's first engine, already traced: OpenVINO folds its BatchNorms itself, no folded twin is made.
     source = engines.make_engine(model, "tf", "fp32")

@@ -98,6 +98,7 @@ class CountingEngine:
     def __init__(self, engine):
         self.engine, self.at_once = engine, AtOnce(0.05)
         self.name, self.device, self.precision = engine.name, engine.device, engine.precision
+        self.takes_pixels = engine.takes_pixels
 
     def answer(self, batch):
         with self.at_once.hold():
