@@ -21,7 +21,7 @@ ACTIVITIES = [
     ("Grad-CAM", ("grad_cam",)),
     ("feature maps", ("feature_maps", "FeatureMaps.picture", "feature_grid")),
     ("lesion / fields / shortcuts panels", ("app/panels/",)),
-    ("decode (Pillow)", ("decode_image",)),
+    ("decode (Pillow)", ("open_image", "decode_image")),
     ("crop + resize", ("crop_for_model",)),
     ("overlay", ("overlay", "heat_colours")),
     ("figure building (plotly)", ("plotly/",)),
