@@ -7,6 +7,7 @@ says what was wrong and what to do.
 from __future__ import annotations
 
 import io
+import math
 from os import PathLike
 from pathlib import Path
 
@@ -64,9 +65,16 @@ def decode_image(data: bytes, *, name: str = "image", min_side: int = MIN_SIDE) 
     return np.array(open_image(data, name=name, min_side=min_side), dtype=np.uint8)
 
 
-def open_image(data: bytes, *, name: str = "image", min_side: int = MIN_SIDE) -> Image.Image:
+def open_image(data: bytes, *, name: str = "image", min_side: int = MIN_SIDE,
+               fit: tuple[int, int] | None = None) -> Image.Image:
     """`decode_image` as an RGB Pillow image: what `crop_for_model` takes without a copy to and from numpy (the
-    answering path's way, 0.1 ms of a photo's ~1.5 ms around the network)."""
+    answering path's way, 0.1 ms of a photo's ~1.5 ms around the network).
+
+    `fit` = (height, width) the image is going to be cropped to: a JPEG at least twice that size is decoded at a
+    half, a quarter or an eighth of its size (libjpeg's DCT scaling, as Pillow's `draft`), never smaller than the
+    crop needs. A 24-megapixel phone photo then decodes to 1.1 MB instead of 72 MB, eight times faster; the limits
+    above still apply to its full size.
+    """
     name = _one_line(name)
     _check_size(len(data), name)
     _check_signature(data, name)
@@ -78,6 +86,10 @@ def open_image(data: bytes, *, name: str = "image", min_side: int = MIN_SIDE) ->
         if fmt not in SUPPORTED_FORMATS:
             raise ImageError(f"{name}: unsupported format {fmt}; {_FORMAT_HINT}")
         _check_dimensions(img.size, name, min_side)
+        if fit is not None and fmt in ("JPEG", "MPO"):
+            # Any orientation (EXIF may turn it): each side at least the crop's longer side over the shorter side.
+            scale = max(fit) / min(img.size)
+            img.draft(None, (math.ceil(img.width * scale), math.ceil(img.height * scale)))
         try:
             img.load()  # force a full decode now: truncation shows up here, not later in the model
         except (OSError, SyntaxError, ValueError, EOFError) as exc:

@@ -274,7 +274,8 @@ class Classifier:
         """
         start = time.perf_counter()
         names = list(names) if names is not None else [f"image {i + 1}" for i in range(len(items))]
-        crops = [self._crop(images.open_image(item, name=name) if isinstance(item, (bytes, bytearray)) else item,
+        crops = [self._crop(images.open_image(item, name=name, fit=self.input_size)
+                            if isinstance(item, (bytes, bytearray)) else item,
                             crop_mode) for item, name in zip(items, names, strict=True)]
         return self._classify_crops(crops, names, top, precision, start)
 
@@ -289,8 +290,9 @@ class Classifier:
             try:
                 if number >= images.MAX_PHOTOS:
                     raise images.over_max_photos(name)
-                # Cropped at once: only one photo at a time is held at full size (up to 40 MP, 120 MB).
-                picture = images.open_image(data, name=name)
+                # Cropped at once: only one photo at a time is held decoded (a JPEG at the size its crop needs,
+                # images.open_image; other formats at full size, up to 40 MP, 120 MB).
+                picture = images.open_image(data, name=name, fit=self.input_size)
                 pixels += picture.width * picture.height
                 good.append(self._crop(picture, crop_mode))
                 del picture

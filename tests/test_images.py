@@ -384,3 +384,47 @@ def test_prepare_is_crop_then_preprocess():
     assert out.shape == (224, 224, 3) and out.dtype == np.float32
     # centre pixel is pure green: BGR (0, 255, 0) minus the mean
     np.testing.assert_allclose(out[112, 112], [-103.939, 255 - 116.779, -123.68], atol=1e-4)
+
+
+# --- a large JPEG is decoded at the size its crop needs --------------------------------------------------------------
+
+
+def smooth_photo(width: int, height: int) -> Image.Image:
+    """A photo-like picture (smooth gradients and a few edges): what DCT scaling and a resize both keep."""
+    y, x = np.mgrid[0:height, 0:width] / max(width, height)
+    rgb = np.stack([np.sin(6 * x) * 0.5 + 0.5, np.cos(4 * y) * 0.5 + 0.5, (x + y) / 2], axis=-1)
+    rgb[height // 3: height // 2, width // 4: width // 2] = (0.9, 0.1, 0.1)
+    return Image.fromarray(np.rint(rgb * 255).astype(np.uint8))
+
+
+@pytest.mark.parametrize(("size", "decoded"), [((3000, 2000), (375, 250)),  # an eighth: 250 px still cover 224
+                                               ((1800, 1000), (450, 250)),  # a quarter (an eighth: 125 px)
+                                               ((1000, 448), (500, 224)),  # exactly twice the crop
+                                               ((800, 440), (800, 440))])  # under twice: whole
+def test_a_jpeg_is_decoded_at_the_smallest_scale_that_still_covers_the_crop(size, decoded):
+    data = encode(smooth_photo(*size), "JPEG", quality=92)
+    assert images.open_image(data, fit=(224, 224)).size == decoded
+    assert images.open_image(data).size == size  # asked for nothing, given everything
+
+
+def test_a_reduced_decode_crops_to_what_the_full_decode_crops_to():
+    data = encode(smooth_photo(3000, 2000), "JPEG", quality=92)
+    reduced = images.crop_for_model(images.open_image(data, fit=(224, 224)))
+    full = images.crop_for_model(images.decode_image(data))
+    assert reduced.shape == full.shape == (224, 224, 3)
+    difference = np.abs(reduced.astype(int) - full.astype(int))
+    assert difference.mean() < 1.5 and np.percentile(difference, 99) <= 8
+
+
+def test_a_reduced_decode_turns_upright_and_covers_the_crop_either_way():
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored 2000 wide and 1000 high, shown 1000 wide and 2000 high
+    data = encode(quadrants(2000, 1000), "JPEG", quality=95, exif=exif.tobytes())
+    picture = images.open_image(data, fit=(224, 224))
+    assert picture.size == (250, 500)  # turned upright after a quarter-size decode; 250 ≥ 224 still
+    assert_colours(quadrant_colours(np.asarray(picture)), [BLUE, RED, WHITE, GREEN])
+
+
+def test_only_jpegs_are_reduced():
+    data = encode(smooth_photo(1200, 900), "PNG")
+    assert images.open_image(data, fit=(224, 224)).size == (1200, 900)
