@@ -10,6 +10,8 @@ FROM python:3.11-slim-bookworm
 ARG BAKE_WEIGHTS=0
 # The networks whose weights are baked (any of `python -m resnet weights --help`); the first one is tried once.
 ARG WEIGHTS_ARCH="resnet50"
+# 1: Ray Serve too (requirements-serve.txt), for the network tier of a lecture hall (deploy/compose.yaml, kuberay.yaml).
+ARG SERVE=0
 # 1: TensorFlow's CUDA build (`docker run --gpus all …` then computes on the GPU), as `make run GPU=1` installs it.
 ARG GPU=0
 
@@ -33,9 +35,10 @@ USER 10001:10001
 WORKDIR /app
 
 # The same pinned requirements and the same virtual environment as `make setup`, in their own layer.
-COPY --chown=app:app requirements.txt ./
+COPY --chown=app:app requirements*.txt ./
 RUN python -m venv .venv \
     && .venv/bin/python -m pip install --no-cache-dir -r requirements.txt \
+    && if [ "$SERVE" = "1" ]; then .venv/bin/python -m pip install --no-cache-dir -r requirements-serve.txt; fi \
     && if [ "$GPU" = "1" ]; then \
         .venv/bin/python -m pip install --no-cache-dir "$(sed -n 's/^tensorflow==/tensorflow[and-cuda]==/p' requirements.txt)"; \
     fi
