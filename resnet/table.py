@@ -30,11 +30,13 @@ from __future__ import annotations
 
 import math
 
-import keras
 import numpy as np
 import pandas as pd
 
+from resnet.lazy import OnFirstUse
 from resnet.naming import locate, stage_name
+
+keras = OnFirstUse("keras")  # the table's arithmetic (totals, stages, comparisons) is read without TensorFlow
 
 COLUMNS = (
     "name",
