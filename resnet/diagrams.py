@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import importlib.metadata
 import json
 import os
 import re
@@ -26,15 +27,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import keras
 import pandas as pd
 import pydot
 
 from resnet import table as layer_tables
 from resnet.architectures import ModelSpec
 from resnet.errors import UserError
+from resnet.lazy import OnFirstUse
 from resnet.naming import block_key, stage_name
 from resnet.paths import diagram_cache
+
+# Imported when a diagram is drawn: a page without the network reads the cache and the block lists without it.
+keras = OnFirstUse("keras")
 
 ZOOMS = ("block", "stage", "whole", "collapsed")
 BLOCK_KINDS = ("identity", "projection")
@@ -95,7 +99,7 @@ class PlotOptions:
 
 def cache_path(spec: ModelSpec, view: View, options: PlotOptions, fmt: str) -> Path:
     key = json.dumps(
-        [DRAWING_VERSION, keras.__version__, dataclasses.asdict(spec), dataclasses.asdict(view),
+        [DRAWING_VERSION, importlib.metadata.version("keras"), dataclasses.asdict(spec), dataclasses.asdict(view),
          dataclasses.asdict(options), fmt],
         sort_keys=True,
     )

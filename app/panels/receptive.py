@@ -1,16 +1,26 @@
 """How far a unit sees: the theoretical receptive field (a box) and the effective one (a heat map), for the residual
-network and its plain twin; on the Predict page over the photo, on the Architecture page over noise."""
+network and its plain twin; on the Predict page over the photo, on the Architecture page over noise.
+
+resnet.receptive (TensorFlow) is imported where a field is measured: a lecture hall's thin page (RESNET_SERVE_URL)
+imports this panel without it.
+"""
+
+from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import numpy as np
 import streamlit as st
 
 import resnet
 from app import photo_cache
+from app.classifier import thin
 from app.panels import photo_key
-from resnet.receptive import NOISE_IMAGES, FieldProbe, field_layers, noise_images, plain_twin
-from resnet.residual_charts import field_picture
+from app.resources import IN_PROCESS_ONLY
+
+if TYPE_CHECKING:
+    from resnet.receptive import FieldProbe
 
 DEFAULT_LAYER = "conv3_block4_out"  # ResNet-50's: a 99-pixel box on a 28×28 map
 EXPLANATION = (
@@ -28,6 +38,8 @@ _ONE_FIELD_AT_A_TIME = threading.Lock()  # the Architecture page's networks have
 # ---- shared by both pages ------------------------------------------------------------------------------------------
 
 def field_controls(arch: str, probe: FieldProbe, key: str) -> tuple[str, tuple[int, int]]:
+    from resnet.receptive import field_layers  # noqa: PLC0415
+
     layers = field_layers(arch)
     layer = st.selectbox("Unit in the layer", layers,
                          index=layers.index(DEFAULT_LAYER) if DEFAULT_LAYER in layers else len(layers) // 2,
@@ -43,6 +55,8 @@ def field_controls(arch: str, probe: FieldProbe, key: str) -> tuple[str, tuple[i
 
 
 def show_fields(fields, layer: str, position: tuple[int, int], crop: np.ndarray | None, jump: int) -> None:
+    from resnet.residual_charts import field_picture  # noqa: PLC0415
+
     box = fields[0].box
     height, width = fields[0].heat.shape
     inside = box.clipped(height, width)
@@ -64,6 +78,8 @@ def show_fields(fields, layer: str, position: tuple[int, int], crop: np.ndarray 
 def photo_probes(_classifier, arch: str, network: int) -> tuple[FieldProbe, FieldProbe]:
     """The page's network and its plain twin holding a copy of its kernels (the one copy: ~100 MB for ResNet-50).
     `network` is id(model), kept unique by the entry holding the model."""
+    from resnet.receptive import FieldProbe, plain_twin  # noqa: PLC0415
+
     return FieldProbe(_classifier.model), FieldProbe(plain_twin(_classifier.model, arch))
 
 
@@ -90,12 +106,16 @@ def receptive_panel(classifier, prediction, number: int) -> None:
 def random_probes(arch: str) -> tuple[FieldProbe, FieldProbe]:
     """Seeded random weights at the network's own input size, without the classifier. One pair per server: a class
     browsing the table does not hold a pair of networks for each."""
+    from resnet.receptive import FieldProbe, plain_twin  # noqa: PLC0415
+
     model = resnet.build(arch, include_top=False, seed=RANDOM_SEED)
     return FieldProbe(model), FieldProbe(plain_twin(model, arch))
 
 
 @st.cache_data(show_spinner="Following the gradient back to the pixels…", max_entries=64)
 def noise_fields(arch: str, layer: str, position: tuple) -> tuple:
+    from resnet.receptive import noise_images  # noqa: PLC0415
+
     probes = random_probes(arch)
     inputs = noise_images(probes[0].input_shape, resnet.ARCHITECTURES[arch].preprocessing)
     with _ONE_FIELD_AT_A_TIME:
@@ -105,6 +125,12 @@ def noise_fields(arch: str, layer: str, position: tuple) -> tuple:
 def architecture_receptive_panel(arch: str) -> None:
     if not st.toggle("How far a unit sees (theoretical and effective receptive field)", key="receptive"):
         return
+    if thin():  # the effective field is a gradient through a network built here, and this process holds none
+        st.info(f"Receptive fields are not shown here: {IN_PROCESS_ONLY}. The Predict page measures them over a "
+                "photo.")
+        return
+    from resnet.receptive import NOISE_IMAGES  # noqa: PLC0415
+
     st.markdown(EXPLANATION + f" Here both have random weights (seed {RANDOM_SEED}) and the field is averaged over "
                 f"{NOISE_IMAGES} images of random pixels, at the network's own input size.")
     probes = random_probes(arch)
