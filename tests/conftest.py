@@ -180,3 +180,21 @@ def keras_evaluate(model, images, labels):
     copy.compile(loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
     scores = copy.evaluate(lab_input(images), labels, batch_size=64, verbose=0, return_dict=True)
     return scores["loss"], scores["accuracy"]
+
+
+@pytest.fixture(scope="session")
+def answer_ir(official_resnet50_h5, tmp_path_factory):
+    """The network tier's Answer IR of ResNet-50 with `official_resnet50_h5`'s arbitrary weights, exported once per
+    session (in a TensorFlow process of its own, as a replica's first start does)."""
+    from resnet.serving.answer import choose_weights, ensure_ir
+
+    return ensure_ir("resnet50", choose_weights("resnet50", str(official_resnet50_h5)),
+                     cache=tmp_path_factory.mktemp("serve-cache"))
+
+
+@pytest.fixture(scope="session")
+def answer_role(answer_ir):
+    """The Answer role on `answer_ir`, built once per session."""
+    from resnet.serving.answer import Answer
+
+    return Answer(folder=answer_ir)
