@@ -43,7 +43,9 @@ def get_classifier(arch: str = "resnet50"):
     if url is not None:
         from resnet.serving.client import RemoteClassifier  # noqa: PLC0415 -- no TensorFlow in it
 
-        return RemoteClassifier(url, arch)
+        # The tier serves the network it was started with (`python -m resnet serve --arch`); the page offers that
+        # one. Asking /v1/health here, a tier that is down raises, is not cached, and is asked again next run.
+        return RemoteClassifier(url)
     from resnet.inference import Classifier  # noqa: PLC0415 -- TensorFlow: only when this process computes
 
     # Random weights are allowed here only because the page labels every result they give as UNTRAINED. fp32 is
@@ -55,6 +57,23 @@ def get_classifier(arch: str = "resnet50"):
         notices.for_the_operator(f"no ImageNet weights for {arch}: the Predict page serves random weights",
                                  f"{classifier.weights_problem}; then restart the server")
     return classifier
+
+
+@st.cache_resource(max_entries=2)
+def tier_layers(_classifier, arch: str) -> dict:
+    """The tier's names for its network (layers with feature maps, field layers with their map sizes, residual
+    blocks), asked once per server: what the panels offer where in-process they would read the network."""
+    return _classifier.layers()
+
+
+def tier_errors() -> tuple[type[BaseException], ...]:
+    """What the tier's client raises when the tier does not answer (down, timed out, overloaded), for a page to say
+    in one line; nothing in-process, where `except tier_errors()` then catches nothing."""
+    if not thin():
+        return ()
+    from resnet.serving.client import ServeUnavailable  # noqa: PLC0415
+
+    return (ServeUnavailable,)
 
 
 def warm_in_background(arch: str = "resnet50") -> threading.Thread | None:

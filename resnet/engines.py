@@ -31,6 +31,7 @@ import tensorflow as tf
 
 from resnet import devices
 from resnet.devices import PRECISIONS
+from resnet.precisions import default_precision  # noqa: F401 -- where callers have always found it
 from resnet.errors import UserError
 from resnet.explaining import cam_head
 
@@ -88,14 +89,6 @@ def default_engine() -> str:
     value = os.environ.get("RESNET_ENGINE") or "auto"
     if value not in ENGINES:
         raise UserError(f"RESNET_ENGINE is {value!r}; use one of {', '.join(ENGINES)}")
-    return value
-
-
-def default_precision() -> str:
-    """The precision asked for by RESNET_PRECISION, else fp32."""
-    value = os.environ.get("RESNET_PRECISION") or "fp32"
-    if value not in PRECISIONS:
-        raise UserError(f"RESNET_PRECISION is {value!r}; use one of {', '.join(PRECISIONS)}")
     return value
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from resnet import paths
 from resnet.errors import ImageError
 
 # --- Limits (the only place they are set; .streamlit/config.toml repeats MAX_UPLOAD_MB as server.maxUploadSize) ---
@@ -257,3 +258,9 @@ def encoded(pixels: np.ndarray, fmt: str = "PNG", **options) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format=fmt, **options)
     return buffer.getvalue()
+
+
+def sample_images() -> dict[str, Path]:
+    """The photos shipped in assets/samples (see assets/README for their sources and licences), by file name."""
+    return {path.name: path for path in sorted(paths.SAMPLES.iterdir())
+            if path.suffix.lower().lstrip(".") in UPLOAD_TYPES}

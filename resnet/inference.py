@@ -19,17 +19,17 @@ import threading
 import time
 import warnings
 from collections.abc import Sequence
-from pathlib import Path
 
 import keras
 import numpy as np
 
-from resnet import devices, engines, images, paths
+from resnet import devices, engines, images
 # Re-exported: what an answer is lives where the page can read it without TensorFlow.
 from resnet.answers import (  # noqa: F401
     DEFAULT_TOP, UNTRAINED_LABEL, ClassScore, Prediction, labels_for, top_scores)
 from resnet.architectures import ARCHITECTURES, build, get
 from resnet.errors import ImageError, WeightsUnavailable
+from resnet.images import sample_images  # noqa: F401 -- where callers have always found it
 from resnet.explaining import Explainer, FeatureMaps, cam_head, class_activation_maps, grad_cam_layer
 from resnet.lanes import AnswersFirst
 from resnet.processes import give_memory_back
@@ -309,12 +309,6 @@ class Classifier:
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------------
-
-
-def sample_images() -> dict[str, Path]:
-    """The photos shipped in assets/samples (see assets/README for their sources and licences), by file name."""
-    return {path.name: path for path in sorted(paths.SAMPLES.iterdir())
-            if path.suffix.lower().lstrip(".") in images.UPLOAD_TYPES}
 
 
 def _preprocessing(arch: str) -> str:

@@ -8,6 +8,7 @@ imports this panel without it.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,7 +16,7 @@ import streamlit as st
 
 import resnet
 from app import photo_cache
-from app.classifier import thin
+from app.classifier import thin, tier_layers
 from app.panels import photo_key
 from app.resources import IN_PROCESS_ONLY
 
@@ -37,14 +38,13 @@ _ONE_FIELD_AT_A_TIME = threading.Lock()  # the Architecture page's networks have
 
 # ---- shared by both pages ------------------------------------------------------------------------------------------
 
-def field_controls(arch: str, probe: FieldProbe, key: str) -> tuple[str, tuple[int, int]]:
-    from resnet.receptive import field_layers  # noqa: PLC0415
-
-    layers = field_layers(arch)
+def field_controls(layers: list[str], map_size: Callable[[str], tuple[int, int]],
+                   key: str) -> tuple[str, tuple[int, int]]:
+    """The layer and the unit on its map; `map_size(layer)` is the map's height and width."""
     layer = st.selectbox("Unit in the layer", layers,
                          index=layers.index(DEFAULT_LAYER) if DEFAULT_LAYER in layers else len(layers) // 2,
                          key=f"{key}_layer")
-    height, width = probe.map_size(layer)
+    height, width = map_size(layer)
     row_column, column_column = st.columns(2)
     # Keyed by layer: each map starts at its own middle, and its bounds are its own.
     row = row_column.number_input(f"Row on its {height}×{width} map", min_value=0, max_value=height - 1,
@@ -87,17 +87,29 @@ def receptive_panel(classifier, prediction, number: int) -> None:
     if not st.toggle("How far a unit sees (receptive fields)", key=photo_key("receptive", number, prediction)):
         return
     st.markdown(EXPLANATION)
-    probes = photo_probes(classifier, classifier.arch_name, id(classifier.model))
     key = photo_key("field", number, prediction)
-    layer, position = field_controls(classifier.arch_name, probes[0], key)
+    if thin():  # the tier measures both networks and names the layers, their maps and jumps
+        found = {field["name"]: field for field in tier_layers(classifier, classifier.arch_name)["field_layers"]}
+        layer, position = field_controls(list(found), lambda name: tuple(found[name]["map_size"]), key)
+        jump = found[layer]["jump"]
 
-    def measured():
-        with classifier.explaining():
-            return tuple(probe.field(layer, position, prediction.model_input[np.newaxis]) for probe in probes)
+        def measured():
+            fields = classifier.fields(prediction, layer, position)
+            return fields["residual"], fields["plain"]
+    else:
+        from resnet.receptive import field_layers  # noqa: PLC0415
+
+        probes = photo_probes(classifier, classifier.arch_name, id(classifier.model))
+        layer, position = field_controls(field_layers(classifier.arch_name), probes[0].map_size, key)
+        jump = probes[0].jump(layer)
+
+        def measured():
+            with classifier.explaining():
+                return tuple(probe.field(layer, position, prediction.model_input[np.newaxis]) for probe in probes)
 
     with st.spinner("Following the gradient back to the pixels…"):
         fields = photo_cache.explanation(prediction, ("fields", layer, position), measured)
-    show_fields(fields, layer, position, prediction.crop, probes[0].jump(layer))
+    show_fields(fields, layer, position, prediction.crop, jump)
 
 
 # ---- the Architecture page: random weights and noise, as Luo et al. ------------------------------------------------
@@ -133,6 +145,8 @@ def architecture_receptive_panel(arch: str) -> None:
 
     st.markdown(EXPLANATION + f" Here both have random weights (seed {RANDOM_SEED}) and the field is averaged over "
                 f"{NOISE_IMAGES} images of random pixels, at the network's own input size.")
+    from resnet.receptive import field_layers  # noqa: PLC0415
+
     probes = random_probes(arch)
-    layer, position = field_controls(arch, probes[0], f"field_{arch}")
+    layer, position = field_controls(field_layers(arch), probes[0].map_size, f"field_{arch}")
     show_fields(noise_fields(arch, layer, position), layer, position, None, probes[0].jump(layer))
