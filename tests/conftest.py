@@ -198,3 +198,22 @@ def answer_role(answer_ir):
     from resnet.serving.answer import Answer
 
     return Answer(folder=answer_ir)
+
+
+@pytest.fixture(scope="session")
+def explain_role(official_resnet50_h5):
+    """The network tier's Explain role on ResNet-50 with `official_resnet50_h5`'s weights, built once per session."""
+    from resnet.serving.explain import Explain
+
+    return Explain("resnet50", str(official_resnet50_h5))
+
+
+@pytest.fixture(scope="session")
+def local_tier(answer_role, explain_role):
+    """The HTTP API on the roles in this process (Train included), served on 127.0.0.1 for the session: its URL."""
+    from resnet.serving.api import LocalBackend, create_app
+    from resnet.serving.train import Train
+    from tests.serving_support import served
+
+    with served(create_app(LocalBackend(answer=answer_role, explain=explain_role, train=Train()))) as url:
+        yield url

@@ -193,5 +193,6 @@ class Answer:
         return {"arch": self.arch_name, "pretrained": self.pretrained, "weights": self.weights_source,
                 "weights_problem": self.weights_problem, "precisions": list(self.precisions()),
                 "ready_precisions": list(self.ready_precisions()), "input_size": list(self.input_size),
-                "preprocessing": self.preprocessing, "cam_layer": self.cam_head.layer if self.cam_head else None,
+                "preprocessing": self.preprocessing, "classes": len(self.labels),
+                "cam_layer": self.cam_head.layer if self.cam_head else None,
                 "device": self.device}
