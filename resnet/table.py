@@ -37,17 +37,14 @@ import os
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from resnet.architectures import ModelSpec, get
 from resnet.lazy import OnFirstUse
 from resnet.naming import locate, stage_name
 from resnet.paths import table_cache
-
-if TYPE_CHECKING:
-    from resnet.architectures import ModelSpec
 
 keras = OnFirstUse("keras")  # the table's arithmetic (totals, stages, comparisons) is read without TensorFlow
 
@@ -180,6 +177,10 @@ KEPT_TABLES = 512  # files in the disk cache (a few to 200 KB each), the most re
 def cache_path(spec: ModelSpec) -> Path:
     """Where the table of `spec` is kept on disk: named by the spec, the table's version and Keras' (read from the
     installed package's metadata, so a page without Keras finds the entries a server with it wrote)."""
+    arch = get(spec.arch)
+    # The network's own size spelled out or left to its default is one network, and one entry.
+    spec = dataclasses.replace(spec, input_size=spec.input_size or arch.input_shape[0],
+                               classes=spec.classes or arch.classes)
     key = json.dumps([TABLE_VERSION, importlib.metadata.version("keras"), dataclasses.asdict(spec)], sort_keys=True)
     return table_cache() / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
 
