@@ -102,3 +102,32 @@ def start(*, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, address: str | 
 
     serve.start(proxy_location="HeadOnly", http_options={"host": host, "port": port})
     return serve.run(application(**application_options), name=APP_NAME, route_prefix="/", blocking=blocking)
+
+
+def main(argv=None) -> int:
+    """The driver `python -m resnet serve` becomes (its options, already checked there): start, then wait."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m resnet.serving.launch")
+    parser.add_argument("--host", default=DEFAULT_HOST)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT)
+    parser.add_argument("--arch", default="resnet50")
+    parser.add_argument("--weights", default="imagenet")
+    parser.add_argument("--roles", default="answer,explain,train")
+    parser.add_argument("--answer-replicas", type=int, default=1)
+    parser.add_argument("--address", default=None)
+    args = parser.parse_args(argv)
+    try:
+        start(host=args.host, port=args.port, address=args.address, blocking=True, arch=args.arch,
+              weights=args.weights, roles=tuple(args.roles.split(",")), answer_replicas=args.answer_replicas)
+    except KeyboardInterrupt:
+        return 0
+    except Exception as exc:  # noqa: BLE001 -- the operator reads one line; Ray has logged the rest
+        print(f"error: the network tier did not start: {' '.join(str(exc).split())[:300]}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
