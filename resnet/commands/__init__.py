@@ -5,4 +5,4 @@ parsed arguments and returning an exit code. `COMMANDS` lists them in the order 
 """
 
 COMMANDS = ("summary", "diagram", "predict", "lesion", "receptive", "shortcuts", "gradients", "bench", "weights",
-            "tables")
+            "tables", "serve")
