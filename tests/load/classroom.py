@@ -704,11 +704,16 @@ class Hall:
         for app in self.apps:
             app.stop()
         if self.tier.poll() is None:
-            os.killpg(self.tier.pid, signal.SIGINT)  # the driver shuts Serve and Ray down on Ctrl-C
+            # SIGTERM to the driver: Ray shuts its processes down with it (its workers have process groups of their
+            # own, so a signal to the driver's group would miss them; Ctrl-C's SIGINT left it all running here).
+            left = self.tier_tree()
+            self.tier.terminate()
             try:
                 self.tier.wait(60)
             except subprocess.TimeoutExpired:
-                os.killpg(self.tier.pid, signal.SIGKILL)
+                for pid in left:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
 
 
 def start_hall(precision: str, scratch: Path) -> Hall:
