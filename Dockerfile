@@ -50,6 +50,12 @@ RUN if [ "$BAKE_WEIGHTS" = "1" ]; then \
         && .venv/bin/python -m resnet predict assets/samples/cat_chelsea.jpg --arch "${WEIGHTS_ARCH%% *}"; \
     fi
 
+# Every network's per-layer table, counted once into the image's cache: a lecture hall's thin replicas (RESNET_SERVE_URL)
+# show the Architecture page from these without TensorFlow, and an in-process server skips the counting. The network
+# tier's image (SERVE=1) also saves the Answer role's OpenVINO IR now, not at its first start.
+RUN .venv/bin/python -m resnet tables \
+    && if [ "$SERVE" = "1" ]; then .venv/bin/python -m resnet serve --export; fi
+
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \
     CMD ["/app/.venv/bin/python", "-c", "import sys, urllib.request; sys.exit(urllib.request.urlopen('http://localhost:8501/_stcore/health', timeout=4).read() != b'ok')"]
