@@ -719,6 +719,7 @@ class Hall:
 def start_hall(precision: str, scratch: Path) -> Hall:
     """`python -m resnet serve` on a free port, HALL_REPLICAS `make run` replicas told its address, nginx in front."""
     port = free_port()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     log = open(ARTIFACTS / "load-tier.log", "wb")  # noqa: SIM115 - the tier writes to it for its whole life
     tier = subprocess.Popen([sys.executable, "-m", "resnet", "serve", "--port", str(port)], cwd=REPO,
                             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
