@@ -537,13 +537,21 @@ async def classroom(base_url: str, sessions: int, memory: MemorySampler, max_rss
         # One student, five photos on the page, chooses another Grad-CAM class for the first: what that costs.
         memory.enter("one session: a Grad-CAM class, five photos")
         click_cpu = []
+
+        def page_server_cpu() -> float:
+            # A Grad-CAM class of a ranked photo comes with its answer: in a lecture hall the click is the page
+            # replicas' work alone, and Ray's own processes, busy whatever the class does (~0.1 core here), would
+            # swamp it if counted.
+            if hall is None:
+                return memory.cpu_seconds()[0]
+            return sum(cpu for name, cpu in memory.tier_cpu().items() if name.startswith("Streamlit"))
         teacher = students[0]
         if teacher.error is None:
             await guarded(teacher, teacher.upload(FIVE_PHOTOS, timeout_ms))
             for rank in (1, 2, 3):
-                before = memory.cpu_seconds()[0]
+                before = page_server_cpu()
                 await guarded(teacher, teacher.choose_cam_class(rank, timeout_ms))
-                click_cpu.append(memory.cpu_seconds()[0] - before)
+                click_cpu.append(page_server_cpu() - before)
         memory.enter("done")
         problems = {s.number: await s.problems() for s in students}
         saw_model_load = [await s.page.evaluate("window.__sawModelLoad") for s in students]
@@ -569,7 +577,8 @@ async def classroom(base_url: str, sessions: int, memory: MemorySampler, max_rss
         print("FAIL: the server spends more CPU per upload than the target")
     if click_cpu:
         click = statistics.median(click_cpu)
-        print(f"server CPU for a Grad-CAM class chosen on one photo of five: {click:.3f} s (median of "
+        print(f"{'the Streamlit replicas' if hall else 'server'} CPU for a Grad-CAM class chosen on one photo of five: "
+              f"{click:.3f} s (median of "
               f"{len(click_cpu)}: {', '.join(f'{c:.3f}' for c in click_cpu)}; target ≤ {CAM_CLICK_CPU_TARGET_S} s)")
         if click > CAM_CLICK_CPU_TARGET_S:
             ok = False
