@@ -87,7 +87,9 @@ def choose_classifier():
         st.error(notices.tier_down(exc))
         st.stop()
     except UserError as exc:
-        st.error(str(exc))
+        # In a lecture hall only the operator's address can be refused here: the visitor reads the tier's line,
+        # the log says what was wrong with it.
+        st.error(notices.tier_down(exc) if thin() else str(exc))
         st.stop()
 
 
