@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import sys
 from pathlib import Path
 
 from resnet import paths
@@ -40,6 +41,10 @@ def secure_environment(environ=None) -> Path | None:
     another way (RAY_AUTH_MODE or RAY_AUTH_TOKEN already set)."""
     environ = os.environ if environ is None else environ
     environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    constants = sys.modules.get("ray._private.ray_constants")
+    if environ is os.environ and constants is not None:
+        # Read by Ray at import: a process that imported Ray already (a test session) gets what the variable says.
+        constants.ENABLE_RAY_CLUSTER = environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"].lower() in ("1", "true")
     if "RAY_AUTH_MODE" in environ or "RAY_AUTH_TOKEN" in environ:
         return None
     path = Path(environ.get("RAY_AUTH_TOKEN_PATH") or token_path())
@@ -52,6 +57,12 @@ def secure_environment(environ=None) -> Path | None:
     os.chmod(path, 0o600)
     environ["RAY_AUTH_MODE"] = "token"
     environ["RAY_AUTH_TOKEN_PATH"] = str(path)
+    if environ is os.environ and "ray._raylet" in sys.modules:
+        # Ray reads its configuration once, at import: a process that imported it already must read it again (as
+        # Ray does itself when it turns token auth on), or it would talk to its own cluster without the token.
+        from ray._raylet import Config
+
+        Config.initialize("")
     return path
 
 
@@ -107,7 +118,6 @@ def start(*, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, address: str | 
 def main(argv=None) -> int:
     """The driver `python -m resnet serve` becomes (its options, already checked there): start, then wait."""
     import argparse
-    import sys
 
     parser = argparse.ArgumentParser(prog="python -m resnet.serving.launch")
     parser.add_argument("--host", default=DEFAULT_HOST)
