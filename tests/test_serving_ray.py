@@ -76,7 +76,10 @@ def test_answers_through_serve_equal_the_in_process_classifiers(tier, reference_
 
 
 def ray_pids() -> set[int]:
-    """This process and every process it started (Ray's head and node processes, workers, agents)."""
+    """Ray's processes of this session: the descendants of this process that Ray started (its head and node
+    processes, agents, workers, replicas). Other servers the suite started (Streamlit for the browser tests) are
+    not Ray's and are left out; this process's own Ray core worker is left out with it (it binds the way every
+    worker does, and every worker is in the list)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -85,10 +88,16 @@ def ray_pids() -> set[int]:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(parent, []).append(int(entry.name))
-    found, stack = set(), [os.getpid()]
+    found, stack = set(), list(children.get(os.getpid(), []))
     while stack:
         pid = stack.pop()
-        found.add(pid)
+        try:
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if command.startswith("ray::") or "/ray/" in command or command.split(" ")[0].endswith(("gcs_server",
+                                                                                             "raylet")):
+            found.add(pid)
         stack.extend(children.get(pid, []))
     return found
 

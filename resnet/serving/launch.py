@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import sys
 from pathlib import Path
 
@@ -128,6 +129,9 @@ def main(argv=None) -> int:
     parser.add_argument("--answer-replicas", type=int, default=1)
     parser.add_argument("--address", default=None)
     args = parser.parse_args(argv)
+    # `docker stop` and process managers send SIGTERM: leave through Python's exit, so that ray.init's exit hook
+    # stops the Ray processes this driver started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         start(host=args.host, port=args.port, address=args.address, blocking=True, arch=args.arch,
               weights=args.weights, roles=tuple(args.roles.split(",")), answer_replicas=args.answer_replicas)
