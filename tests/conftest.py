@@ -193,6 +193,14 @@ def answer_ir(official_resnet50_h5, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def reference_classifier(official_resnet50_h5):
+    """The in-process Classifier (TensorFlow, the reference engine) on `official_resnet50_h5`'s weights."""
+    from resnet.inference import Classifier
+
+    return Classifier.load("resnet50", str(official_resnet50_h5), engine="tf", warm_up=False)
+
+
+@pytest.fixture(scope="session")
 def answer_role(answer_ir):
     """The Answer role on `answer_ir`, built once per session."""
     from resnet.serving.answer import Answer

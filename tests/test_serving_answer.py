@@ -63,10 +63,8 @@ def test_the_ir_folder_is_keyed_by_the_weights_md5(official_resnet50_h5, answer_
     assert WeightsChoice(None, 3).key("resnet50") != WeightsChoice(None, 4).key("resnet50")
 
 
-def test_answers_equal_the_in_process_classifiers(official_resnet50_h5, answer_role, crops):
-    from resnet.inference import Classifier
-
-    reference = Classifier.load("resnet50", str(official_resnet50_h5), engine="tf", warm_up=False)
+def test_answers_equal_the_in_process_classifiers(reference_classifier, answer_role, crops):
+    reference = reference_classifier
     expected = reference.classify(list(crops), top=5)
     answered = answer_role.answer(crops, top=5)
     engine_probabilities, _ = reference.engine.answer(images.preprocess(crops, "caffe"))

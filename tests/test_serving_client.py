@@ -106,9 +106,10 @@ def test_an_idempotent_request_is_retried_once_after_a_500_and_a_training_run_is
         assert calls["train"] == 1
 
 
-def test_the_pages_side_imports_no_tensorflow(local_tier):
+def test_the_pages_side_and_the_ingress_import_no_tensorflow(local_tier):
     code = ("import sys\n"
             "from resnet.serving.client import RemoteClassifier\n"
+            "import resnet.serving.api  # the ingress replica's code: TensorFlow-free too\n"
             f"remote = RemoteClassifier({local_tier!r})\n"
             "from resnet import paths\n"
             "[prediction] = remote.classify_each([('cat', paths.FIRST_SAMPLE.read_bytes())])\n"

@@ -3,7 +3,6 @@ role's IR and exits (for an image build, so that the first start does not pay fo
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 
@@ -47,8 +46,10 @@ def main(args) -> int:
         raise UserError(f"unknown role {unknown[0]!r}; use some of answer, explain, train")
     if args.export:
         return export(args)
-    if importlib.util.find_spec("ray") is None or importlib.util.find_spec("ray.serve") is None:
-        raise UserError(NOT_INSTALLED)
+    try:
+        import ray.serve  # noqa: F401 -- only asked whether it is there: this process is replaced below
+    except ImportError:
+        raise UserError(NOT_INSTALLED) from None
     print(f"starting the network tier on http://{args.host}:{args.port} ({', '.join(roles)}); Ctrl-C stops it",
           file=sys.stderr)
     # A fresh process without TensorFlow (this one loaded it to list the commands): the driver stays alive as long

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
+import sys
 from pathlib import Path
 
 from resnet import paths
@@ -40,6 +42,10 @@ def secure_environment(environ=None) -> Path | None:
     another way (RAY_AUTH_MODE or RAY_AUTH_TOKEN already set)."""
     environ = os.environ if environ is None else environ
     environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    constants = sys.modules.get("ray._private.ray_constants")
+    if environ is os.environ and constants is not None:
+        # Read by Ray at import: a process that imported Ray already (a test session) gets what the variable says.
+        constants.ENABLE_RAY_CLUSTER = environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"].lower() in ("1", "true")
     if "RAY_AUTH_MODE" in environ or "RAY_AUTH_TOKEN" in environ:
         return None
     path = Path(environ.get("RAY_AUTH_TOKEN_PATH") or token_path())
@@ -52,6 +58,12 @@ def secure_environment(environ=None) -> Path | None:
     os.chmod(path, 0o600)
     environ["RAY_AUTH_MODE"] = "token"
     environ["RAY_AUTH_TOKEN_PATH"] = str(path)
+    if environ is os.environ and "ray._raylet" in sys.modules:
+        # Ray reads its configuration once, at import: a process that imported it already must read it again (as
+        # Ray does itself when it turns token auth on), or it would talk to its own cluster without the token.
+        from ray._raylet import Config
+
+        Config.initialize("")
     return path
 
 
@@ -107,7 +119,6 @@ def start(*, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT, address: str | 
 def main(argv=None) -> int:
     """The driver `python -m resnet serve` becomes (its options, already checked there): start, then wait."""
     import argparse
-    import sys
 
     parser = argparse.ArgumentParser(prog="python -m resnet.serving.launch")
     parser.add_argument("--host", default=DEFAULT_HOST)
@@ -118,6 +129,9 @@ def main(argv=None) -> int:
     parser.add_argument("--answer-replicas", type=int, default=1)
     parser.add_argument("--address", default=None)
     args = parser.parse_args(argv)
+    # `docker stop` and process managers send SIGTERM: leave through Python's exit, so that ray.init's exit hook
+    # stops the Ray processes this driver started.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         start(host=args.host, port=args.port, address=args.address, blocking=True, arch=args.arch,
               weights=args.weights, roles=tuple(args.roles.split(",")), answer_replicas=args.answer_replicas)
