@@ -117,6 +117,12 @@ def test_rayservice_config_is_one_serve_accepts_and_builds_the_tier(kube):
     from ray.serve._private.api import call_user_app_builder_with_args_if_necessary
     from ray.serve.deployment import Application
 
+    cluster = kube[("RayService", "resnet-explorer")]["spec"]["rayClusterConfig"]
+    for template in [cluster["headGroupSpec"]["template"], *(g["template"] for g in cluster["workerGroupSpecs"])]:
+        [container] = template["spec"]["containers"]
+        env = {item["name"]: item["value"] for item in container["env"]}
+        assert container["workingDir"] in env["PYTHONPATH"].split(":")  # where `resnet` is imported from
+        assert env["PATH"].startswith(f"{container['workingDir']}/.venv/bin:")  # Ray's own `ray start`
     config = schema.ServeDeploySchema.model_validate(serve_config(kube))  # Serve's own reading of the config
     [application] = config.applications
     module, name = application.import_path.split(":")
