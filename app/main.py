@@ -15,7 +15,7 @@ from streamlit import runtime  # noqa: E402
 from streamlit.runtime.scriptrunner import get_script_run_ctx  # noqa: E402
 
 from app import sessions, upload_gate  # noqa: E402
-from app.classifier import warm_in_background  # noqa: E402
+from app.classifier import thin, warm_in_background  # noqa: E402
 from app.runtime import keep_keras_state  # noqa: E402
 
 st.set_page_config(page_title="ResNet Explorer", page_icon="🧱", layout="wide")
@@ -27,7 +27,9 @@ navigation = st.navigation([
     st.Page(VIEWS / "home.py", title="Overview", icon="🏠", default=True),
     st.Page(VIEWS / "explore.py", title="Architecture", icon="🧭", url_path="explore"),
     st.Page(VIEWS / "predict.py", title="Predict", icon="🔎", url_path="predict"),
-    st.Page(VIEWS / "gradients.py", title="Gradient lab", icon="📉", url_path="gradients"),
+    # In a lecture hall the lab's own page would import TensorFlow to train beside the page: a line says so instead.
+    st.Page(VIEWS / ("gradients_thin.py" if thin() else "gradients.py"), title="Gradient lab", icon="📉",
+            url_path="gradients"),
 ])
 ctx = get_script_run_ctx()
 if ctx is not None:

@@ -29,3 +29,10 @@ def weights_missing(title: str) -> str:
     return (f"This server has no ImageNet weights for {title}, so every result below comes from random weights: "
             f"UNTRAINED, not a real prediction. The explanations still show how the network computes; for real "
             f"answers, {FIX_IT} and restart it.")
+
+
+def tier_down(exc: BaseException) -> str:
+    """The line a visitor reads when a lecture hall's network tier does not answer; the operator reads why."""
+    LOG.warning("the network tier did not answer: %s", exc)
+    return ("The network server is not answering just now, so this cannot be computed; try again in a minute "
+            f"(if it lasts, {FIX_IT}).")

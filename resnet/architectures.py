@@ -13,15 +13,19 @@ import os
 from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
-import keras
 import pandas as pd
-from keras import layers
 
 from resnet import naming
-from resnet.blocks import ConvStyle, basic_block, bottleneck_block, preact_bottleneck_block
+from resnet.lazy import OnFirstUse
+from resnet.styles import ConvStyle
 from resnet.errors import UnknownArchitecture, UserError
 from resnet.naming import BlockNames, Naming, StemNames
 from resnet.weights import MD5, imagenet_weights_path, load_weights_file
+
+# Imported when a network is first built: the table itself is read without TensorFlow (resnet/lazy.py).
+keras = OnFirstUse("keras")
+layers = OnFirstUse("keras.layers")
+blocks = OnFirstUse("resnet.blocks")
 
 __all__ = ["ARCHITECTURES", "Architecture", "ModelSpec", "block_model", "build", "catalogue", "get", "stage_model"]
 
@@ -225,14 +229,14 @@ def _block(x, arch, style, names, width, strides, *, first, shortcut):
     if arch.block == "basic":
         changes_shape = strides > 1 or x.shape[-1] != width
         kind = arch.shortcut if changes_shape else "identity"
-        return basic_block(x, width, names=names, style=style, strides=strides, shortcut_kind=kind,
-                           shortcut=shortcut)
+        return blocks.basic_block(x, width, names=names, style=style, strides=strides, shortcut_kind=kind,
+                                  shortcut=shortcut)
     if arch.block == "preact_bottleneck":
-        return preact_bottleneck_block(x, width, names=names, style=style, strides=strides, projection=first,
-                                       shortcut=shortcut)
+        return blocks.preact_bottleneck_block(x, width, names=names, style=style, strides=strides,
+                                              projection=first, shortcut=shortcut)
     if arch.block == "bottleneck":
-        return bottleneck_block(x, width, names=names, style=style, strides=strides, projection=first,
-                                stride_on=arch.stride_on, shortcut=shortcut)
+        return blocks.bottleneck_block(x, width, names=names, style=style, strides=strides, projection=first,
+                                       stride_on=arch.stride_on, shortcut=shortcut)
     raise ValueError(f"{arch.name}: no builder for block {arch.block!r}")
 
 

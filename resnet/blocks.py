@@ -8,54 +8,11 @@ plain network has nothing to project). With option-A shortcuts the two twins hav
 
 from __future__ import annotations
 
-import zlib
-from dataclasses import dataclass
-
 import keras
 from keras import layers, ops
 
 from resnet.naming import BlockNames
-
-
-@dataclass(frozen=True)
-class ConvStyle:
-    """How every convolution and BatchNorm of one network is made; the source articles' ResNet-50s differ in it."""
-
-    use_bias: bool = True
-    kernel_initializer: str = "glorot_uniform"
-    weight_decay: float = 0.0  # L2 on every kernel (Model Garden: 1e-4)
-    bn_epsilon: float = 1.001e-5
-    bn_momentum: float = 0.99
-    batch_norm: bool = True  # False drops every BatchNormalization (the gradient lab's switch)
-    seed: int | None = None  # None: keras draws fresh initial weights
-
-    def initializer(self, layer_name: str):
-        """The kernel initialiser of one layer. With a seed, each layer's seed comes from (seed, its name) alone,
-        not from keras' global generator, which other threads (other sessions building at the same time) draw from
-        too; so a seeded build is the same in any thread, and a plain twin starts from its residual net's weights."""
-        if self.seed is None:
-            return self.kernel_initializer
-        initializer = keras.initializers.get(self.kernel_initializer)
-        layer_seed = zlib.crc32(f"{self.seed}/{layer_name}".encode()) & 0x7FFFFFFF
-        return initializer.__class__.from_config({**initializer.get_config(), "seed": layer_seed})
-
-    def regularizer(self):
-        return keras.regularizers.L2(self.weight_decay) if self.weight_decay else None
-
-    def conv(self, filters, kernel_size, *, strides=1, padding="valid", name, use_bias=None):
-        return layers.Conv2D(
-            filters,
-            kernel_size,
-            strides=strides,
-            padding=padding,
-            use_bias=self.use_bias if use_bias is None else use_bias,
-            kernel_initializer=self.initializer(name),
-            kernel_regularizer=self.regularizer(),
-            name=name,
-        )
-
-    def bn(self, name):
-        return layers.BatchNormalization(axis=-1, epsilon=self.bn_epsilon, momentum=self.bn_momentum, name=name)
+from resnet.styles import ConvStyle  # noqa: F401 -- where the blocks' callers have always found it
 
 
 @keras.saving.register_keras_serializable(package="resnet")

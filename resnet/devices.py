@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-PRECISIONS = ("fp32", "bf16")
+from resnet.precisions import PRECISIONS  # noqa: F401 -- defined where a page reads it without TensorFlow
+
 # CPU flags (as /proc/cpuinfo names them) that give bfloat16 arithmetic in hardware. Without one of them bf16 is
 # emulated, which is slower than fp32 (measured: 188 ms against 66 ms a ResNet-50 on an AVX2-only CPU).
 BF16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")

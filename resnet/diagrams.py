@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import importlib.metadata
 import json
 import os
 import re
@@ -26,15 +27,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-import keras
 import pandas as pd
 import pydot
 
 from resnet import table as layer_tables
 from resnet.architectures import ModelSpec
 from resnet.errors import UserError
+from resnet.lazy import OnFirstUse
 from resnet.naming import block_key, stage_name
 from resnet.paths import diagram_cache
+
+# Imported when a diagram is drawn: a page without the network reads the cache and the block lists without it.
+keras = OnFirstUse("keras")
 
 ZOOMS = ("block", "stage", "whole", "collapsed")
 BLOCK_KINDS = ("identity", "projection")
@@ -95,7 +99,7 @@ class PlotOptions:
 
 def cache_path(spec: ModelSpec, view: View, options: PlotOptions, fmt: str) -> Path:
     key = json.dumps(
-        [DRAWING_VERSION, keras.__version__, dataclasses.asdict(spec), dataclasses.asdict(view),
+        [DRAWING_VERSION, importlib.metadata.version("keras"), dataclasses.asdict(spec), dataclasses.asdict(view),
          dataclasses.asdict(options), fmt],
         sort_keys=True,
     )
@@ -106,7 +110,9 @@ def render(spec: ModelSpec, view: View = View(), options: PlotOptions = PlotOpti
            build: Callable[[ModelSpec], keras.Model] = ModelSpec.build) -> bytes:
     """The diagram as SVG or PNG bytes, from the disk cache when it holds it.
 
-    `build` makes the model on a cache miss only; a caller that keeps models (the app) passes its own.
+    `build` makes the model on a cache miss only; a caller that keeps models (the app) passes its own. The collapsed
+    view draws the per-layer table alone, so it is drawn from the table on disk when one is there, with no network
+    (a lecture hall's thin page draws it so).
     """
     if fmt not in FORMATS:
         raise UnknownView(f"cannot draw a diagram as {fmt!r}: choose one of {', '.join(FORMATS)}.")
@@ -114,7 +120,11 @@ def render(spec: ModelSpec, view: View = View(), options: PlotOptions = PlotOpti
     if path.exists():
         return path.read_bytes()
     require_graphviz()
-    image = draw(view_dot(build(spec), view, options), fmt)
+    if view.zoom == "collapsed":
+        dot = collapsed_dot(layer_tables.cached_layer_table(spec, build=build), expand=view.expand, options=options)
+    else:
+        dot = view_dot(build(spec), view, options)
+    image = draw(dot, fmt)
     path.parent.mkdir(parents=True, exist_ok=True)
     # Write-then-rename: two app sessions drawing the same diagram never leave half a file behind.
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".part", delete=False) as part:

@@ -31,6 +31,7 @@ import tensorflow as tf
 
 from resnet import devices
 from resnet.devices import PRECISIONS
+from resnet.precisions import default_precision  # noqa: F401 -- where callers have always found it
 from resnet.errors import UserError
 from resnet.explaining import cam_head
 
@@ -88,14 +89,6 @@ def default_engine() -> str:
     value = os.environ.get("RESNET_ENGINE") or "auto"
     if value not in ENGINES:
         raise UserError(f"RESNET_ENGINE is {value!r}; use one of {', '.join(ENGINES)}")
-    return value
-
-
-def default_precision() -> str:
-    """The precision asked for by RESNET_PRECISION, else fp32."""
-    value = os.environ.get("RESNET_PRECISION") or "fp32"
-    if value not in PRECISIONS:
-        raise UserError(f"RESNET_PRECISION is {value!r}; use one of {', '.join(PRECISIONS)}")
     return value
 
 
@@ -192,7 +185,7 @@ class OpenVinoEngine:
         # is freed with the source (a folded twin was, once converted, and its reused memory gave wrong answers).
         converted = openvino.convert_model(source.concrete_function(), share_weights=False)
         if pixels is not None:
-            converted = _with_pixel_steps(converted, pixels)
+            converted = with_pixel_steps(converted, pixels)
         # The hint is explicit: on CPUs with bf16 instructions OpenVINO would otherwise choose bf16 by itself, and
         # fp32 must mean what keras.applications computes.
         config = {"INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32", "PERFORMANCE_HINT": "LATENCY"}
@@ -245,8 +238,9 @@ def make_engine(model: keras.Model, engine: str | None = None, precision: str | 
     return OpenVinoEngine(source or TensorFlowEngine(model, "tf", features=features), precision, pixels=pixels)
 
 
-def _with_pixel_steps(converted, pixels: str):
-    """The converted model taking NHWC uint8 and scaling it first, as PIXEL_STEPS[pixels] says."""
+def with_pixel_steps(converted, pixels: str):
+    """The converted model taking NHWC uint8 and scaling it first, as PIXEL_STEPS[pixels] says (the app's answering
+    engine, and the network tier's saved IR: resnet.serving.export)."""
     from openvino import Layout, Type
     from openvino.preprocess import PrePostProcessor
 

@@ -11,46 +11,18 @@ with the probabilities (`resnet.engines`), and a top-5's heat maps cost a 2048×
 
 from __future__ import annotations
 
-import functools
 import threading
 import time
-from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from resnet.pictures import feature_grid, grey_picture
+# Re-exported: the values and the arithmetic without a gradient are TensorFlow-free (resnet.cam_maps).
+from resnet.cam_maps import (  # noqa: F401
+    CamHead, FeatureMaps, cam_from_gradients, class_activation_maps, strongest_channels, unit_range)
 
 KEPT_FEATURE_EXTRACTORS = 8  # traced feature-map functions kept per network, most recently used
-
-
-@dataclass(frozen=True)
-class FeatureMaps:
-    layer: str
-    channels: tuple[int, ...]  # channel numbers, most active first
-    maps: np.ndarray  # (len(channels), height, width), each channel scaled to [0, 1] on its own
-
-    def grid(self, columns: int = 8) -> np.ndarray:
-        return feature_grid(self.maps, columns)
-
-    def picture(self, columns: int = 8, *, min_width: int = 800) -> np.ndarray:
-        """The grid as a grey uint8 image (white gaps), see `pictures.grey_picture`."""
-        return grey_picture(self.grid(columns), min_width=min_width)
-
-
-@dataclass(frozen=True, eq=False)
-class CamHead:
-    """Where a network's class activation maps come from: the feature map `layer` and the dense kernel after its
-    global average pool, (channels, classes)."""
-
-    layer: str
-    kernel: np.ndarray
-
-    @functools.cached_property
-    def by_class(self) -> np.ndarray:
-        """The kernel as (classes, channels), C-contiguous."""
-        return np.ascontiguousarray(self.kernel.T)
 
 
 def spatial_layers(model: keras.Model) -> list[str]:
@@ -89,17 +61,6 @@ def _only_parent(layer):
     return parents[0].operation if len(parents) == 1 else None
 
 
-def class_activation_maps(features: np.ndarray, head: CamHead, classes) -> dict[int, np.ndarray]:
-    """{class: ReLU(Σ_k w_kc A_k) scaled to [0, 1]} for one image's last feature map (height, width, channels):
-    Grad-CAM at that layer, without a gradient (see the module's docstring)."""
-    classes = [int(c) for c in classes]
-    # One class's weights are one contiguous row of the kernel's transpose: gathering five costs nothing. A matrix
-    # product, not einsum: einsum does not reach BLAS here (0.13 against 0.06 ms for ResNet-50's top five).
-    height, width, channels = features.shape
-    weighted = (features.reshape(-1, channels) @ head.by_class[classes].T).T.reshape(len(classes), height, width)
-    return {c: unit_range(np.maximum(maps, 0)) for c, maps in zip(classes, weighted, strict=True)}
-
-
 def grad_cam_function(model: keras.Model, layer: str):
     """A compiled (activations, d logit[class] / d activations) of `layer` for one image.
 
@@ -132,20 +93,6 @@ def grad_cam(model: keras.Model, model_input: np.ndarray, class_index: int, laye
     return cam_from_gradients(activations.numpy()[0], gradients.numpy()[0])
 
 
-def cam_from_gradients(activations: np.ndarray, gradients: np.ndarray) -> np.ndarray:
-    channel_weights = gradients.mean(axis=(0, 1))  # each channel's importance for the class
-    cam = np.maximum(activations @ channel_weights, 0)  # only what speaks *for* the class
-    return unit_range(cam)
-
-
-def unit_range(values: np.ndarray) -> np.ndarray:
-    values = values.astype(np.float32)
-    low, high = float(values.min()), float(values.max())
-    if high - low <= 1e-12 * max(1.0, abs(high)):
-        return np.zeros_like(values)  # nothing stands out: show nothing rather than amplify rounding noise
-    return (values - low) / (high - low)
-
-
 def feature_extractor(model: keras.Model, layer: str):
     """A compiled function: one preprocessed image batch → the output of `layer`."""
     output = model.get_layer(layer).output
@@ -160,13 +107,6 @@ def feature_maps(model: keras.Model, model_input: np.ndarray, layer: str, *, lim
     """The `limit` most active channels of `layer` for one preprocessed image, each scaled to [0, 1] on its own."""
     activations = feature_extractor(model, layer)(model_input[np.newaxis].astype(np.float32)).numpy()[0]
     return strongest_channels(layer, activations, limit)
-
-
-def strongest_channels(layer: str, activations: np.ndarray, limit: int) -> FeatureMaps:
-    strength = activations.mean(axis=(0, 1))
-    order = np.argsort(-strength, kind="stable")[:limit]
-    maps = np.stack([unit_range(activations[..., c]) for c in order])
-    return FeatureMaps(layer=layer, channels=tuple(int(c) for c in order), maps=maps)
 
 
 class Explainer:

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from resnet import paths
 from resnet.datasets import lab_input
 from resnet.errors import ImageError
 
@@ -283,3 +284,9 @@ def encoded(pixels: np.ndarray, fmt: str = "PNG", **options) -> bytes:
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format=fmt, **options)
     return buffer.getvalue()
+
+
+def sample_images() -> dict[str, Path]:
+    """The photos shipped in assets/samples (see assets/README for their sources and licences), by file name."""
+    return {path.name: path for path in sorted(paths.SAMPLES.iterdir())
+            if path.suffix.lower().lstrip(".") in UPLOAD_TYPES}

@@ -19,81 +19,26 @@ import threading
 import time
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
 
 import keras
 import numpy as np
 
-from resnet import devices, engines, images, paths
+from resnet import devices, engines, images
+# Re-exported: what an answer is lives where the page can read it without TensorFlow.
+from resnet.answers import (  # noqa: F401
+    DEFAULT_TOP, UNTRAINED_LABEL, ClassScore, Prediction, labels_for, top_scores)
 from resnet.architectures import ARCHITECTURES, build, get
 from resnet.errors import ImageError, WeightsUnavailable
+from resnet.images import sample_images  # noqa: F401 -- where callers have always found it
 from resnet.explaining import Explainer, FeatureMaps, cam_head, class_activation_maps, grad_cam_layer
 from resnet.lanes import AnswersFirst
 from resnet.processes import give_memory_back
-from resnet.weights import class_names, imagenet_weights_path
+from resnet.weights import imagenet_weights_path
 
-UNTRAINED_LABEL = "UNTRAINED (random weights) — not a real prediction"
-DEFAULT_TOP = 5
 # Photos per engine call. OpenVINO keeps each infer request's buffers at the largest batch it has run: a page of ten
 # photos as one batch left 88 MB more held for good (batches of four: 41 MB) and was no faster per photo here.
 ENGINE_BATCH = 4
 LARGE_DECODES = 16_000_000  # pixels decoded in one request past which freed memory is handed back (malloc_trim)
-
-
-@dataclass(frozen=True)
-class ClassScore:
-    index: int
-    wnid: str
-    label: str
-    probability: float
-
-
-@dataclass(frozen=True)
-class Prediction:
-    """The top-k classes of one image, and how they were obtained."""
-
-    source: str
-    top: tuple[ClassScore, ...]
-    latency_ms: float  # the whole call (decode → crop → preprocess → forward → top-k) for its batch
-    batch_size: int
-    device: str
-    engine: str
-    pretrained: bool
-    crop: np.ndarray = field(repr=False, compare=False)  # the uint8 image the model saw
-    preprocessing: str = "caffe"  # how `crop` is scaled for the network (images.preprocess)
-    precision: str = "fp32"  # what the forward pass computed in (the one used, not only the one asked for)
-    # Each ranked class's heat map at `cam_layer`, from the feature map the forward pass returned with the
-    # probabilities (Grad-CAM there, without a gradient: resnet.explaining); empty where the network's head has none.
-    cams: dict[int, np.ndarray] = field(default_factory=dict, repr=False, compare=False)
-    cam_layer: str | None = None
-
-    @property
-    def model_input(self) -> np.ndarray:
-        """The crop after preprocess_input, made again when asked: a session keeps 150 KB per photo, not 750 KB."""
-        return images.preprocess(self.crop, self.preprocessing)
-
-    @property
-    def caption(self) -> str:
-        """How to introduce these classes to a reader: never as real predictions when the weights are random."""
-        return "Top classes" if self.pretrained else UNTRAINED_LABEL
-
-    def to_json(self, *, cam: bool = False) -> dict:
-        """The answer as JSON; `cam`: with the top-1 class's heat map ({"layer", "class", "map": rows of [0, 1]})."""
-        document = {
-            "file": self.source,
-            "top": [{"index": s.index, "label": s.label, "probability": s.probability} for s in self.top],
-            "latency_ms": round(self.latency_ms, 3),
-            "device": self.device,
-            "engine": self.engine,
-            "precision": self.precision,
-            "pretrained": self.pretrained,
-        }
-        if cam and self.cam_layer is not None:
-            best = self.top[0].index
-            document["cam"] = {"layer": self.cam_layer, "class": best,
-                               "map": np.round(self.cams[best].astype(np.float64), 6).tolist()}
-        return document
 
 
 class Classifier:
@@ -125,7 +70,7 @@ class Classifier:
         self.crop_mode = crop_mode
         self.input_size = tuple(model.input_shape[1:3])
         self.preprocessing = preprocessing or _preprocessing(self.arch_name)
-        self.labels = tuple(labels) if labels is not None else _labels(model.output_shape[-1])
+        self.labels = tuple(labels) if labels is not None else labels_for(model.output_shape[-1])
         # Where the answers' heat maps come from, if they can come from the answer and are wanted (heat_maps=False:
         # the engines return the probabilities alone, e.g. `predict` without --cam).
         self.cam_head = cam_head(model) if heat_maps else None
@@ -373,28 +318,8 @@ class Classifier:
             return self._explainer
 
 
-def top_scores(probabilities: np.ndarray, labels, k: int = DEFAULT_TOP) -> tuple[ClassScore, ...]:
-    """The k most probable classes, most probable first; `labels` holds (wnid, label) per class."""
-    k = max(1, min(k, probabilities.shape[-1]))
-    best = np.argpartition(-probabilities, k - 1)[:k]
-    best = best[np.argsort(-probabilities[best], kind="stable")]
-    return tuple(ClassScore(int(i), *labels[i], float(probabilities[i])) for i in best)
-
-
 # --- helpers ---------------------------------------------------------------------------------------------------------
-
-
-def sample_images() -> dict[str, Path]:
-    """The photos shipped in assets/samples (see assets/README for their sources and licences), by file name."""
-    return {path.name: path for path in sorted(paths.SAMPLES.iterdir())
-            if path.suffix.lower().lstrip(".") in images.UPLOAD_TYPES}
 
 
 def _preprocessing(arch: str) -> str:
     return ARCHITECTURES[arch].preprocessing if arch in ARCHITECTURES else "caffe"
-
-
-def _labels(classes: int) -> tuple[tuple[str, str], ...]:
-    if classes == 1000:
-        return class_names()
-    return tuple((f"class_{i}", f"class {i}") for i in range(classes))

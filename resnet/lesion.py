@@ -12,51 +12,17 @@ lesions`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from resnet.errors import UserError
+# Re-exported: the result is a TensorFlow-free value (resnet.lesion_result).
+from resnet.lesion_result import LesionResult, removal_name  # noqa: F401
 from resnet.residual_blocks import BlockWalk, ResidualBlock, find_blocks
 
 MAX_LESIONS = 64  # lesioned networks per call: every block of ResNet-152 (50) in turn, and a few chosen sets
-
-
-@dataclass(frozen=True)
-class LesionResult:
-    """The intact network's probabilities and those of each lesioned one, for one image."""
-
-    removed: tuple[tuple[str, ...], ...]  # the blocks taken out, one tuple per lesioned network
-    intact: np.ndarray  # (classes,)
-    lesioned: np.ndarray  # (len(removed), classes)
-
-    @property
-    def top_class(self) -> int:
-        """The intact network's top-1 class."""
-        return int(np.argmax(self.intact))
-
-    @property
-    def kept(self) -> np.ndarray:
-        """The probability each lesioned network gives the intact network's top-1 class."""
-        return self.lesioned[:, self.top_class]
-
-    def single_blocks(self) -> dict[str, float]:
-        """What each network without one block keeps of the intact top-1 class, by block (lesions of several blocks
-        left out)."""
-        return {removed[0]: float(kept) for removed, kept in zip(self.removed, self.kept, strict=True)
-                if len(removed) == 1}
-
-    def costliest_block(self) -> tuple[str, float]:
-        """The block whose removal alone costs the intact top-1 class the most, and what the network keeps without
-        it (the first such block on a tie)."""
-        return min(self.single_blocks().items(), key=lambda pair: pair[1])
-
-
-def removal_name(removed: Sequence[str]) -> str:
-    """How one lesion is written on the command line and in its JSON: blocks joined by '+'."""
-    return "+".join(removed)
 
 
 class LesionNet:

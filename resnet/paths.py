@@ -3,8 +3,8 @@
 The folders that depend on the environment are read from it on every call, so a test or a child process that sets a
 variable is obeyed at once:
 
-- `RESNET_CACHE_DIR`: the explorer's own cache (drawn diagrams); else `$XDG_CACHE_HOME/resnet-explorer`, else
-  `~/.cache/resnet-explorer`.
+- `RESNET_CACHE_DIR`: the explorer's own cache (drawn diagrams, counted layer tables); else
+  `$XDG_CACHE_HOME/resnet-explorer`, else `~/.cache/resnet-explorer`.
 - `KERAS_HOME`: Keras' downloads (ImageNet weights under `models/`, CIFAR-10 under `datasets/`); else `~/.keras`,
   as Keras itself reads it.
 """
@@ -35,6 +35,11 @@ def cache_root() -> Path:
 def diagram_cache() -> Path:
     """Where rendered diagrams are kept (`resnet.diagrams`)."""
     return cache_root() / "diagrams"
+
+
+def table_cache() -> Path:
+    """Where per-layer tables are kept (`resnet.table.cached_layer_table`): a page without the network reads them."""
+    return cache_root() / "tables"
 
 
 def keras_home() -> Path:

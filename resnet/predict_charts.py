@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from resnet.inference import UNTRAINED_LABEL, ClassScore
+from resnet.answers import UNTRAINED_LABEL, ClassScore
 
 TRAINED_COLOUR, UNTRAINED_COLOUR = "#1f77b4", "#9e9e9e"
 

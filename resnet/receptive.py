@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 
 import keras
 import numpy as np
@@ -25,36 +24,13 @@ import tensorflow as tf
 from resnet import images, table
 from resnet.architectures import build, get
 from resnet.errors import UserError
+# Re-exported: the results are TensorFlow-free values (resnet.fields).
+from resnet.fields import Box, EffectiveField, summarise  # noqa: F401
 from resnet.residual_blocks import residual_blocks
 
 KEPT_FUNCTIONS = 8  # traced gradient functions kept per network, most recently used
 MAX_INPUTS = 8  # images averaged over in one call
 NOISE_IMAGES = 4  # random images a field is averaged over when there is no photo
-
-
-@dataclass(frozen=True)
-class Box:
-    """Input pixels from `top` to `bottom` and `left` to `right`, both ends included; may reach past the image."""
-
-    top: int
-    left: int
-    bottom: int
-    right: int
-
-    @property
-    def size(self) -> int:
-        return self.bottom - self.top + 1
-
-    @property
-    def centre(self) -> tuple[float, float]:
-        return (self.top + self.bottom) / 2, (self.left + self.right) / 2
-
-    def clipped(self, height: int, width: int) -> Box:
-        """The part of the box inside an image of that size."""
-        return Box(max(self.top, 0), max(self.left, 0), min(self.bottom, height - 1), min(self.right, width - 1))
-
-    def to_json(self) -> dict:
-        return {"top": self.top, "left": self.left, "bottom": self.bottom, "right": self.right}
 
 
 def field_box(rows: pd.DataFrame, layer: str, position: tuple[int, int]) -> Box:
@@ -100,40 +76,6 @@ def noise_images(input_shape: tuple, preprocessing: str, *, count: int = NOISE_I
     """Uniform random pixels, preprocessed as the network's photos are: inputs for a field without a photo."""
     pixels = np.random.default_rng(seed).integers(0, 256, (count, *input_shape), dtype=np.uint8)
     return images.preprocess(pixels, preprocessing)
-
-
-@dataclass(frozen=True)
-class EffectiveField:
-    """The effective receptive field of one unit, and how it sits in its theoretical box."""
-
-    heat: np.ndarray  # (height, width) of the input: mean over the images of Σ_channels |∂ unit / ∂ pixel|
-    box: Box
-    radius_50: float | None  # the smallest radius around the box's centre holding 50% of the gradient mass
-    radius_90: float | None  # … 90%; None where the unit does not depend on the input at all (a dead ReLU)
-    mass_in_box: float  # the share of the gradient mass inside the box: 1 up to rounding
-    peak: tuple[int, int]  # the pixel the unit depends on most
-
-    def to_json(self) -> dict:
-        return {"radius_50": self.radius_50, "radius_90": self.radius_90, "mass_in_box": self.mass_in_box,
-                "peak": list(self.peak)}
-
-
-def summarise(heat: np.ndarray, box: Box) -> EffectiveField:
-    """Radii of 50% and 90% of the mass around the centre of `box`, the share inside it, and the peak."""
-    heat = np.asarray(heat, np.float64)
-    total = float(heat.sum())
-    peak = tuple(int(i) for i in np.unravel_index(np.argmax(heat), heat.shape))
-    if total <= 0:
-        return EffectiveField(heat, box, None, None, 0.0, peak)
-    rows, columns = np.indices(heat.shape)
-    centre_row, centre_column = box.centre
-    distance = np.hypot(rows - centre_row, columns - centre_column).ravel()
-    order = np.argsort(distance, kind="stable")
-    mass = np.cumsum(heat.ravel()[order]) / total
-    radius = [float(distance[order][np.searchsorted(mass, share - 1e-12)]) for share in (0.5, 0.9)]
-    inside = box.clipped(*heat.shape)
-    in_box = float(heat[inside.top:inside.bottom + 1, inside.left:inside.right + 1].sum()) / total
-    return EffectiveField(heat, box, radius[0], radius[1], in_box, peak)
 
 
 class FieldProbe:

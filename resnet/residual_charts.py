@@ -7,18 +7,21 @@ heat map has one value per input pixel and would be hundreds of KB of chart data
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from resnet.inference import UNTRAINED_LABEL, ClassScore
-from resnet.lesion import LesionResult
+from resnet.answers import UNTRAINED_LABEL, ClassScore
+from resnet.block_signal import BlockSignal
+from resnet.fields import Box
+from resnet.lesion_result import LesionResult
 from resnet.pictures import heat_colours
 from resnet.predict_charts import class_name, top_bars
-from resnet.receptive import Box
-from resnet.residual_blocks import ResidualBlock
-from resnet.shortcuts import BlockSignal
+
+if TYPE_CHECKING:  # a block's name and kind are all a chart reads; the blocks themselves are found in a network
+    from resnet.residual_blocks import ResidualBlock
 
 SATURATION_PERCENTILE = 99
 KIND_COLOURS = {"identity": "#1f77b4", "projection": "#d62728", "zeros": "#ff7f0e", "pooled": "#9467bd"}

@@ -8,29 +8,13 @@ whole tensor (every position and channel) of the one image.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import keras
 import numpy as np
 import tensorflow as tf
 
+# Re-exported: the result is a TensorFlow-free value (resnet.block_signal).
+from resnet.block_signal import BlockSignal
 from resnet.residual_blocks import BlockWalk
-
-
-@dataclass(frozen=True)
-class BlockSignal:
-    block: str
-    kind: str  # the block's shortcut: identity, projection, zeros or pooled
-    shortcut_norm: float  # ‖x‖: what the shortcut hands to the addition
-    residual_norm: float  # ‖F(x)‖: what the residual branch adds to it
-
-    @property
-    def ratio(self) -> float:
-        return self.residual_norm / self.shortcut_norm if self.shortcut_norm else float("inf")
-
-    def to_json(self) -> dict:
-        return {"block": self.block, "kind": self.kind, "shortcut_norm": self.shortcut_norm,
-                "residual_norm": self.residual_norm, "ratio": self.ratio}
 
 
 class ShortcutProbe:

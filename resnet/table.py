@@ -28,13 +28,25 @@ How the columns are counted:
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import importlib.metadata
+import json
 import math
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
 
-import keras
 import numpy as np
 import pandas as pd
 
+from resnet.architectures import ModelSpec, get
+from resnet.lazy import OnFirstUse
 from resnet.naming import locate, stage_name
+from resnet.paths import table_cache
+
+keras = OnFirstUse("keras")  # the table's arithmetic (totals, stages, comparisons) is read without TensorFlow
 
 COLUMNS = (
     "name",
@@ -155,6 +167,54 @@ def layer_table(model: keras.Model) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=list(COLUMNS))
+
+
+# Bump when a column or how it is counted changes, so old entries of the disk cache are not read for new code.
+TABLE_VERSION = 1
+KEPT_TABLES = 512  # files in the disk cache (a few to 200 KB each), the most recently written
+
+
+def cache_path(spec: ModelSpec) -> Path:
+    """Where the table of `spec` is kept on disk: named by the spec, the table's version and Keras' (read from the
+    installed package's metadata, so a page without Keras finds the entries a server with it wrote)."""
+    arch = get(spec.arch)
+    # The network's own size spelled out or left to its default is one network, and one entry.
+    spec = dataclasses.replace(spec, input_size=spec.input_size or arch.input_shape[0],
+                               classes=spec.classes or arch.classes)
+    key = json.dumps([TABLE_VERSION, importlib.metadata.version("keras"), dataclasses.asdict(spec)], sort_keys=True)
+    return table_cache() / f"{hashlib.sha256(key.encode()).hexdigest()[:32]}.json"
+
+
+def cached_layer_table(spec: ModelSpec, build: Callable[[ModelSpec], keras.Model] | None = None) -> pd.DataFrame:
+    """`layer_table` of the network `spec` describes, from the disk cache when it holds it; else built (by `build`,
+    default `spec.build`), counted and written there. JSON, not a pickle: a cache file is read as data, never run."""
+    stored = stored_layer_table(spec)
+    if stored is not None:
+        return stored
+    path = cache_path(spec)
+    rows = layer_table((build or type(spec).build)(spec))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Write-then-rename: two servers counting the same network never leave half a file behind.
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".part", delete=False) as part:
+        json.dump({"columns": list(rows.columns), "rows": rows.to_numpy().tolist()}, part,
+                  default=lambda value: value.item() if hasattr(value, "item") else list(value))
+    os.replace(part.name, path)
+    kept = sorted(path.parent.glob("*.json"), key=lambda entry: entry.stat().st_mtime, reverse=True)
+    for old in kept[KEPT_TABLES:]:
+        old.unlink(missing_ok=True)
+    return rows
+
+
+def stored_layer_table(spec: ModelSpec) -> pd.DataFrame | None:
+    """The table of `spec` from the disk cache, or None when no server has counted it yet."""
+    path = cache_path(spec)
+    try:
+        stored = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    rows = pd.DataFrame(stored["rows"], columns=stored["columns"])
+    rows["output_shape"] = rows.output_shape.map(tuple)
+    return rows
 
 
 def totals(table: pd.DataFrame) -> dict[str, int]:

@@ -82,9 +82,13 @@ def imagenet_weights_path(weights_name: str, include_top: bool = True, *, cache_
 
     cache_dir = str(cache_dir or keras_home())
     cached = Path(cache_dir) / "models" / name
-    if not download and not cached.is_file():
-        raise WeightsUnavailable(
-            f"ImageNet weights for {weights_name} are not here: {how_to_get(weights_name, include_top)}")
+    if not download:
+        if not cached.is_file():
+            raise WeightsUnavailable(
+                f"ImageNet weights for {weights_name} are not here: {how_to_get(weights_name, include_top)}")
+        # Checked here, not by keras' get_file: a process that must not load TensorFlow (the network tier's
+        # Answer role) finds its weights this way.
+        return _verified(cached, md5, "Keras' cache")
     # get_file falls back to /tmp/.keras when the cache folder does not exist yet: make it.
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     origin = os.environ.get("RESNET_WEIGHTS_ORIGIN", KERAS_ORIGIN).rstrip("/") + "/" + name

@@ -180,3 +180,48 @@ def keras_evaluate(model, images, labels):
     copy.compile(loss=keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
     scores = copy.evaluate(lab_input(images), labels, batch_size=64, verbose=0, return_dict=True)
     return scores["loss"], scores["accuracy"]
+
+
+@pytest.fixture(scope="session")
+def answer_ir(official_resnet50_h5, tmp_path_factory):
+    """The network tier's Answer IR of ResNet-50 with `official_resnet50_h5`'s arbitrary weights, exported once per
+    session (in a TensorFlow process of its own, as a replica's first start does)."""
+    from resnet.serving.answer import choose_weights, ensure_ir
+
+    return ensure_ir("resnet50", choose_weights("resnet50", str(official_resnet50_h5)),
+                     cache=tmp_path_factory.mktemp("serve-cache"))
+
+
+@pytest.fixture(scope="session")
+def reference_classifier(official_resnet50_h5):
+    """The in-process Classifier (TensorFlow, the reference engine) on `official_resnet50_h5`'s weights."""
+    from resnet.inference import Classifier
+
+    return Classifier.load("resnet50", str(official_resnet50_h5), engine="tf", warm_up=False)
+
+
+@pytest.fixture(scope="session")
+def answer_role(answer_ir):
+    """The Answer role on `answer_ir`, built once per session."""
+    from resnet.serving.answer import Answer
+
+    return Answer(folder=answer_ir)
+
+
+@pytest.fixture(scope="session")
+def explain_role(official_resnet50_h5):
+    """The network tier's Explain role on ResNet-50 with `official_resnet50_h5`'s weights, built once per session."""
+    from resnet.serving.explain import Explain
+
+    return Explain("resnet50", str(official_resnet50_h5))
+
+
+@pytest.fixture(scope="session")
+def local_tier(answer_role, explain_role):
+    """The HTTP API on the roles in this process (Train included), served on 127.0.0.1 for the session: its URL."""
+    from resnet.serving.api import LocalBackend, create_app
+    from resnet.serving.train import Train
+    from tests.serving_support import served
+
+    with served(create_app(LocalBackend(answer=answer_role, explain=explain_role, train=Train()))) as url:
+        yield url

@@ -87,8 +87,12 @@ def test_container_installs_the_same_pinned_requirements():
     assert "-r requirements.txt" in setup
     installs = [args for instruction, args in instructions() if instruction == "RUN" and "pip install" in args]
     assert len(installs) == 1 and "-r requirements.txt" in installs[0] and "python -m venv .venv" in installs[0]
-    assert any(instruction == "COPY" and args.split()[-2:] == ["requirements.txt", "./"]
+    # requirements*.txt: requirements.txt, and requirements-serve.txt for the image of the network tier (SERVE=1)
+    assert any(instruction == "COPY" and args.split()[-2:] in (["requirements.txt", "./"], ["requirements*.txt", "./"])
                for instruction, args in instructions())
+    assert "SERVE=0" in [args for instruction, args in instructions() if instruction == "ARG"]
+    assert re.search(r'if \[ "\$SERVE" = "1" \]; then \S+ -m pip install --no-cache-dir -r requirements-serve\.txt',
+                     installs[0])
     assert re.fullmatch(r"python:3\.11-slim(-\w+)?", only("FROM"))  # .ci/run's and pyproject's Python
     assert "graphviz" in next(args for instruction, args in instructions() if "apt-get install" in args)
 

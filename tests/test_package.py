@@ -70,7 +70,8 @@ def test_pages_and_panels_build_no_model_themselves():
 # The rooms a page needs when the networks run elsewhere (RESNET_SERVE_URL): loading them must not load TensorFlow,
 # whose import alone is ~700 MB of the server (resnet.memory_budget).
 LIGHT_ROOMS = ("resnet", "resnet.errors", "resnet.paths", "resnet.images", "resnet.weights", "resnet.limits",
-               "resnet.upload_quota", "resnet.uploads", "resnet.datasets")
+               "resnet.upload_quota", "resnet.uploads", "resnet.datasets", "resnet.styles", "resnet.architectures",
+               "resnet.table", "resnet.architecture_charts", "resnet.pictures")
 
 
 def test_the_rooms_a_thin_page_needs_import_no_tensorflow():

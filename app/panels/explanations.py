@@ -2,19 +2,36 @@
 
 Grad-CAM at the last feature map comes with the answer (`Prediction.cams`: no gradient, nothing queued); feature
 maps run through the network's Explainer (built once per network, by its classifier) in the explanations lane. The
-pictures are made once per photo and choice (app/photo_cache.py).
+pictures are made once per photo and choice (app/photo_cache.py). In a lecture hall the tier computes them and names
+the layers (app.classifier.tier_layers); resnet.explaining (TensorFlow) is imported only in-process.
 """
 
 import streamlit as st
 
 from app import photo_cache
+from app.classifier import thin, tier_layers
 from app.panels import photo_key
 from resnet import images
-from resnet.explaining import grad_cam_layer, spatial_layers
 from resnet.pictures import overlay
 from resnet.predict_charts import class_name, heat_figure
 
 FIRST_FEATURE_LAYER = "conv1_relu"
+
+
+def cam_layer(classifier, prediction) -> str:
+    if prediction.cam_layer or thin():
+        return prediction.cam_layer or classifier.cam_layer
+    from resnet.explaining import grad_cam_layer  # noqa: PLC0415
+
+    return grad_cam_layer(classifier.model)
+
+
+def feature_layers(classifier) -> list[str]:
+    if thin():
+        return list(tier_layers(classifier, classifier.arch_name)["spatial_layers"])
+    from resnet.explaining import spatial_layers  # noqa: PLC0415
+
+    return spatial_layers(classifier.model)
 
 
 def grad_cam_part(classifier, prediction, number: int) -> None:
@@ -25,7 +42,7 @@ def grad_cam_part(classifier, prediction, number: int) -> None:
 
     def pictures():
         cam = classifier.grad_cam(prediction, class_index)
-        layer = prediction.cam_layer or grad_cam_layer(classifier.model)
+        layer = cam_layer(classifier, prediction)
         return (images.encoded(overlay(prediction.crop, cam), "JPEG", quality=90),
                 heat_figure(cam, f"{layer}: {cam.shape[0]}×{cam.shape[1]} map"))
 
@@ -38,7 +55,7 @@ def grad_cam_part(classifier, prediction, number: int) -> None:
 
 
 def feature_maps_part(classifier, prediction, number: int) -> None:
-    names = spatial_layers(classifier.model)
+    names = feature_layers(classifier)
     layer = st.selectbox("Feature maps of the layer", names,
                          index=names.index(FIRST_FEATURE_LAYER) if FIRST_FEATURE_LAYER in names else 0,
                          key=photo_key("layer", number, prediction))

@@ -36,14 +36,6 @@ SANITY = (
     "correlation with the trained map falls toward 0); one that stays put shows the image, not what the net learned.")
 
 
-def session_nets() -> dict[str, TrainedNet]:
-    """The nets this session's last gradient-lab run trained (empty while none has finished)."""
-    run = st.session_state.get("gradient_run")
-    if run is None or run.running:
-        return {}
-    return run.trained or {}
-
-
 def picture(net: TrainedNet, index: int) -> np.ndarray:
     return np.clip(np.rint(net.heldout.images[index] * 255), 0, 255).astype(np.uint8)
 

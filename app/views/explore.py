@@ -8,7 +8,7 @@ import streamlit as st
 import resnet
 from app import notices
 from app.panels.receptive import architecture_receptive_panel
-from app.resources import layer_table, picture
+from app.resources import NeedsTheNetwork, layer_table, picture
 from resnet import diagrams, table
 from resnet.architecture_charts import stage_figure
 from resnet.architectures import ModelSpec
@@ -107,6 +107,9 @@ spec = ModelSpec(arch=arch_name, input_size=int(input_size), classes=int(classes
 
 try:
     rows = layer_table(spec)
+except NeedsTheNetwork as exc:  # a lecture hall's thin page, asked for a size nobody counted ahead of time
+    st.warning(str(exc))
+    st.stop()
 except UserError as exc:
     st.error(str(exc))
     st.stop()

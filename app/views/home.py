@@ -6,6 +6,7 @@ import resnet
 from app.resources import layer_table
 from resnet import table
 from resnet.architectures import ModelSpec, catalogue
+from resnet.errors import UserError
 
 st.title("ResNet Explorer")
 st.markdown(
@@ -19,11 +20,15 @@ name = st.selectbox("Network", list(resnet.ARCHITECTURES), index=list(resnet.ARC
                     format_func=lambda n: resnet.ARCHITECTURES[n].title)
 arch = resnet.ARCHITECTURES[name]
 # The same cached table as the Architecture page's: built for real, once per server, and not kept as a model.
-whole = table.totals(layer_table(ModelSpec(arch=name)))
-left, middle, right = st.columns(3)
-left.metric("Parameters", f"{whole['params']:,}")
-middle.metric("Layers", whole["layers"])
-right.metric("Input", "×".join(map(str, arch.input_shape)))
+try:
+    whole = table.totals(layer_table(ModelSpec(arch=name)))
+except UserError as exc:  # a lecture hall's thin page whose cache lacks the table: the rest of the page still shows
+    st.info(str(exc))
+else:
+    left, middle, right = st.columns(3)
+    left.metric("Parameters", f"{whole['params']:,}")
+    middle.metric("Layers", whole["layers"])
+    right.metric("Input", "×".join(map(str, arch.input_shape)))
 st.caption(f"`{arch.name}` · {arch.source}")
 
 st.subheader("Every network in the table")

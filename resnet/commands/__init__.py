@@ -4,4 +4,5 @@ Each module here defines `register(subparsers)`, which adds its parser and sets 
 parsed arguments and returning an exit code. `COMMANDS` lists them in the order `--help` shows them.
 """
 
-COMMANDS = ("summary", "diagram", "predict", "lesion", "receptive", "shortcuts", "gradients", "bench", "weights")
+COMMANDS = ("summary", "diagram", "predict", "lesion", "receptive", "shortcuts", "gradients", "bench", "weights",
+            "tables", "serve")

@@ -6,6 +6,7 @@ Shared by the browser tests (tests/e2e/) and the classroom load script (tests/lo
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -22,6 +23,17 @@ REPO = Path(__file__).resolve().parents[2]
 # console error on an offline machine. Headless: never wait for the first-run e-mail prompt.
 SERVER_ENV = {"STREAMLIT_SERVER_HEADLESS": "true", "STREAMLIT_BROWSER_GATHER_USAGE_STATS": "false",
               "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONUNBUFFERED": "1"}
+
+
+def proxy_config(listen: int, backends: list[int], scratch: Path) -> str:
+    """deploy/nginx.conf on 127.0.0.1:`listen`, in front of `backends` (localhost ports), writing into `scratch`;
+    nothing else changed (the reverse-proxy test and the load script's --serve both run it)."""
+    text = (REPO / "deploy" / "nginx.conf").read_text()
+    text = re.sub(r"(\n\s*)server 127\.0\.0\.1:\d+;(\s*server 127\.0\.0\.1:\d+;)*",
+                  lambda m: "".join(f"{m[1]}server 127.0.0.1:{port};" for port in backends), text)
+    text = text.replace("listen 8080;", f"listen 127.0.0.1:{listen};").replace("/tmp/resnet-explorer-", f"{scratch}/")
+    assert all(f"127.0.0.1:{port}" in text for port in backends)
+    return text
 
 
 def free_port() -> int:

@@ -1,14 +1,13 @@
 """deploy/nginx.conf for real: two app processes behind nginx, browsers upload through it. An upload and its
 pictures reach the process that holds the browser's session only if the proxy keeps each browser on one process."""
 
-import re
 import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.app_server import AppServer, free_port
+from tests.e2e.app_server import AppServer, free_port, proxy_config
 from tests.e2e.conftest import ARTIFACTS, browser_session
 
 pytestmark = pytest.mark.e2e
@@ -18,16 +17,6 @@ CUP = ROOT / "assets" / "samples" / "coffee_cup.jpg"
 BROWSERS = 3
 # Each process builds its own ResNet-50 at start; the TensorFlow engine spares each an OpenVINO conversion.
 BACKEND_ENV = {"RESNET_ENGINE": "tf"}
-
-
-def proxy_config(listen: int, backends: list[int], scratch: Path) -> str:
-    """deploy/nginx.conf with this test's ports and its own scratch folder; nothing else changed."""
-    text = (ROOT / "deploy" / "nginx.conf").read_text()
-    text = re.sub(r"(\n\s*)server 127\.0\.0\.1:\d+;(\s*server 127\.0\.0\.1:\d+;)*",
-                  lambda m: "".join(f"{m[1]}server 127.0.0.1:{port};" for port in backends), text)
-    text = text.replace("listen 8080;", f"listen 127.0.0.1:{listen};").replace("/tmp/resnet-explorer-", f"{scratch}/")
-    assert all(f"127.0.0.1:{port}" in text for port in backends)
-    return text
 
 
 @pytest.fixture(scope="module")

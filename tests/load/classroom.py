@@ -5,11 +5,18 @@
     python tests/load/classroom.py --soak-ui 500      # the same through one browser session of a server (slow)
     python tests/load/classroom.py --url http://host:8501/ [--server-pid PID]   # against a server you started
     python tests/load/classroom.py --sessions 10 --hostile 1   # …while one visitor floods the uploads (5: five)
+    python tests/load/classroom.py --serve --sessions 10       # a lecture hall: nginx → 2 thin replicas → Ray Serve
+    python tests/load/classroom.py --serve --kill-replica      # …and the Answer replica killed mid-burst
 
 Without --url it starts the app with `make run PORT=<free port>` (tests/e2e/app_server.py) and samples the resident
 memory of the server's whole process tree (/proc) all along. Sessions are real: one headless Chromium (Debian's),
 one browser context per student, each its own Streamlit session over its own websocket. Localhost only, bounded in
 sessions and time. Exit status 0 only when every target holds; each figure printed is measured in this run.
+
+With --serve it starts issue 20's lecture hall on 127.0.0.1 instead: `python -m resnet serve` (Ray Serve: Answer,
+Explain, Train), two `make run` replicas told RESNET_SERVE_URL, and nginx with deploy/nginx.conf in front of them;
+memory and CPU are sampled per tier (each Streamlit replica, the Answer replica, the other replicas, Ray's own
+processes, nginx) and the issue's targets printed as PASS/FAIL lines.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,7 +45,8 @@ sys.path.insert(0, str(REPO))
 from playwright.async_api import Page, async_playwright  # noqa: E402
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError  # noqa: E402
 
-from tests.e2e.app_server import AppServer, command_line, rss_of, tree_pids  # noqa: E402
+from tests.e2e.app_server import (AppServer, command_line, free_port, proxy_config, rss_of,  # noqa: E402
+                                  tree_pids)
 from tests.e2e.streamlit_page import CHROMIUM, CHROMIUM_ARGS, finishes_a_run, streamlit_base_path_probe  # noqa: E402
 
 ARTIFACTS = REPO / "tests" / "e2e" / "artifacts"  # git-ignored
@@ -83,16 +92,35 @@ SERVER_MS_OF = """name => {
 }"""
 
 
+# Whether the photo's Grad-CAM heat map is drawn under its heading, before the next photo's (the page draws the first
+# photo's at once; an upload is the first photo).
+CAM_OF = """name => {
+  const headings = [...document.querySelectorAll('h3')];
+  const at = headings.findIndex(h => h.innerText.trim() === name);
+  if (at < 0) return false;
+  const next = headings[at + 1];
+  return [...document.querySelectorAll('.js-plotly-plot')].some(plot => plot.data && plot.data[0].type === 'heatmap'
+    && (headings[at].compareDocumentPosition(plot) & Node.DOCUMENT_POSITION_FOLLOWING)
+    && (!next || (next.compareDocumentPosition(plot) & Node.DOCUMENT_POSITION_PRECEDING)));
+}"""
+CAM_WAIT_MS = 30_000  # after its top-5: the heat map comes with the same answer
+
+
 # ---- memory -----------------------------------------------------------------------------------------------------
 
 class MemorySampler:
     """Peak and latest resident memory of a process tree (the whole tree: the OpenVINO conversion runs inside the
-    server, and anything the server starts counts), sampled every `interval` seconds in a thread."""
+    server, and anything the server starts counts), sampled every `interval` seconds in a thread.
 
-    def __init__(self, pid: int | None, interval: float = 0.2):
+    `tiers` (--serve): the serving processes as named groups instead, each a function giving its pids now (a killed
+    replica's successor is found again); their sum is the server, and each group's peak is kept apart."""
+
+    def __init__(self, pid: int | None, interval: float = 0.2, tiers: dict | None = None):
         self.pid, self.interval = pid, interval
+        self.tiers = tiers or {}
         self.peak = self.latest = 0
         self.phase_peaks: dict[str, int] = {}
+        self.tier_peaks: dict[str, int] = {}
         self.phase = "start-up"
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -106,7 +134,13 @@ class MemorySampler:
         """The serving tree's RSS now (bytes), recording the peaks."""
         if self.pid is None:
             return 0
-        serving = sum(rss_of(pid) for pid in tree_pids(self.pid))
+        if self.tiers:
+            each = {name: sum(map(rss_of, pids())) for name, pids in self.tiers.items()}
+            for name, rss in each.items():
+                self.tier_peaks[name] = max(self.tier_peaks.get(name, 0), rss)
+            serving = sum(each.values())
+        else:
+            serving = sum(rss_of(pid) for pid in tree_pids(self.pid))
         self.latest = serving
         self.peak = max(self.peak, serving)
         self.phase_peaks[self.phase] = max(self.phase_peaks.get(self.phase, 0), serving)
@@ -118,9 +152,16 @@ class MemorySampler:
 
     def cpu_seconds(self) -> tuple[float, float]:
         """CPU time used so far by (the server tree, the browser): everything this script started but itself."""
-        server = set(tree_pids(self.pid)) if self.pid is not None else set()
+        if self.tiers:
+            server = set().union(*(set(pids()) for pids in self.tiers.values()))
+        else:
+            server = set(tree_pids(self.pid)) if self.pid is not None else set()
         mine = set(tree_pids(os.getpid())) - server - {os.getpid()}
         return sum(map(cpu_of, server)), sum(map(cpu_of, mine))
+
+    def tier_cpu(self) -> dict[str, float]:
+        """CPU time used so far by each tier's processes alive now (a killed replica's time goes with it)."""
+        return {name: sum(map(cpu_of, pids())) for name, pids in self.tiers.items()}
 
     def start(self):
         self._thread.start()
@@ -151,6 +192,7 @@ class Student:
     predict_s: float = 0.0
     top5: list[str] | None = None
     server_ms: float | None = None
+    cam: bool = False
     error: str | None = None
     finished_runs: int = 0
 
@@ -196,6 +238,9 @@ class Student:
         self.predict_s = time.perf_counter() - start
         self.top5 = await top5.json_value()
         self.server_ms = await self.page.evaluate(f"({SERVER_MS_OF})({json.dumps(photo.name)})")
+        with contextlib.suppress(PlaywrightTimeoutError):
+            await self.page.wait_for_function(f"() => ({CAM_OF})({json.dumps(photo.name)})", timeout=CAM_WAIT_MS)
+            self.cam = True
 
     async def upload(self, photos: list[Path], timeout_ms: float) -> None:
         before = await self.runs()
@@ -424,7 +469,8 @@ def confined_browser(folder: Path) -> str:
 
 
 async def classroom(base_url: str, sessions: int, memory: MemorySampler, max_rss: int, timeout_s: float,
-                    profile: Path | None = None, hostile: int = 0) -> bool:
+                    profile: Path | None = None, hostile: int = 0, hall: Hall | None = None,
+                    kill_replica: bool = False) -> bool:
     timeout_ms = timeout_s * 1000
     pid = streamlit_pid(memory.pid) if profile else None
     async with async_playwright() as playwright:
@@ -467,9 +513,23 @@ async def classroom(base_url: str, sessions: int, memory: MemorySampler, max_rss
             flooding = [asyncio.create_task(hostile_visitor(browser, n, base_url, photos, timeout_ms))
                         for n in range(hostile)]
             await asyncio.sleep(2)  # the floods under way when the class uploads
+        tier_cpu_before = memory.tier_cpu()
+        killer = None
+        if kill_replica and hall is not None:
+            async def kill_later():
+                await asyncio.sleep(KILL_AFTER_S)
+                print(f"killed the Answer replica (pid {hall.kill_answer_replica()}) {KILL_AFTER_S} s into the burst",
+                      flush=True)
+
+            killer = asyncio.create_task(kill_later())
         with profiling(pid, profile):
             await asyncio.gather(*(guarded(s, s.upload_and_read_top5(PHOTO, timeout_ms)) for s in ready))
         burst_s = time.perf_counter() - start
+        if killer is not None:
+            await killer
+        tier_cpu_after = memory.tier_cpu()
+        burst_tier_cpu = {name: max(0.0, tier_cpu_after[name] - tier_cpu_before.get(name, 0.0))
+                          for name in tier_cpu_after}
         visitors = await asyncio.gather(*flooding)
         hostile_peak = memory.phase_peaks.get(memory.phase, 0)
         server_cpu, browser_cpu = (after - before for after, before in zip(memory.cpu_seconds(),
@@ -477,13 +537,21 @@ async def classroom(base_url: str, sessions: int, memory: MemorySampler, max_rss
         # One student, five photos on the page, chooses another Grad-CAM class for the first: what that costs.
         memory.enter("one session: a Grad-CAM class, five photos")
         click_cpu = []
+
+        def page_server_cpu() -> float:
+            # A Grad-CAM class of a ranked photo comes with its answer: in a lecture hall the click is the page
+            # replicas' work alone, and Ray's own processes, busy whatever the class does (~0.1 core here), would
+            # swamp it if counted.
+            if hall is None:
+                return memory.cpu_seconds()[0]
+            return sum(cpu for name, cpu in memory.tier_cpu().items() if name.startswith("Streamlit"))
         teacher = students[0]
         if teacher.error is None:
             await guarded(teacher, teacher.upload(FIVE_PHOTOS, timeout_ms))
             for rank in (1, 2, 3):
-                before = memory.cpu_seconds()[0]
+                before = page_server_cpu()
                 await guarded(teacher, teacher.choose_cam_class(rank, timeout_ms))
-                click_cpu.append(memory.cpu_seconds()[0] - before)
+                click_cpu.append(page_server_cpu() - before)
         memory.enter("done")
         problems = {s.number: await s.problems() for s in students}
         saw_model_load = [await s.page.evaluate("window.__sawModelLoad") for s in students]
@@ -502,13 +570,15 @@ async def classroom(base_url: str, sessions: int, memory: MemorySampler, max_rss
           f"{os.cpu_count()} cores × {burst_s:.1f} s (the browsers confined to core(s) "
           f"{','.join(map(str, browser_cores()))}, which the server shares)")
     per_upload = server_cpu / max(1, len(ready))
-    print(f"server CPU per upload: {per_upload:.2f} s (target ≤ {CPU_PER_UPLOAD_TARGET_S:.2f} s)")
-    if per_upload > CPU_PER_UPLOAD_TARGET_S:
+    print(f"server CPU per upload: {per_upload:.2f} s (target ≤ {CPU_PER_UPLOAD_TARGET_S:.2f} s"
+          + (", issue 19's for one in-process server: the lecture hall's per tier is below)" if hall else ")"))
+    if per_upload > CPU_PER_UPLOAD_TARGET_S and hall is None:
         ok = False
         print("FAIL: the server spends more CPU per upload than the target")
     if click_cpu:
         click = statistics.median(click_cpu)
-        print(f"server CPU for a Grad-CAM class chosen on one photo of five: {click:.3f} s (median of "
+        print(f"{'the Streamlit replicas' if hall else 'server'} CPU for a Grad-CAM class chosen on one photo of five: "
+              f"{click:.3f} s (median of "
               f"{len(click_cpu)}: {', '.join(f'{c:.3f}' for c in click_cpu)}; target ≤ {CAM_CLICK_CPU_TARGET_S} s)")
         if click > CAM_CLICK_CPU_TARGET_S:
             ok = False
@@ -516,7 +586,12 @@ async def classroom(base_url: str, sessions: int, memory: MemorySampler, max_rss
     if predicted:
         print(f"upload → top-5 on the page: {percentiles([s.predict_s for s in predicted])}")
         server_ms = [s.server_ms for s in predicted if s.server_ms is not None]
-        if len(server_ms) == len(predicted):
+        print(f"sessions whose page drew the upload's Grad-CAM: {sum(s.cam for s in students)} of {sessions}")
+        if hall is not None:  # its target is report_hall's
+            if server_ms:
+                print(f"page's server, decode → top-5: {percentiles(server_ms, 'ms')} (decode, the trip to the tier "
+                      "and its queue included)")
+        elif len(server_ms) == len(predicted):
             print(f"server, decode → top-5:     {percentiles(server_ms, 'ms')} (its turn at the network included)")
             p99_target = p99_target_ms(sessions)
             p99 = sorted(server_ms)[max(0, -(-99 * len(server_ms) // 100) - 1)]
@@ -538,10 +613,14 @@ async def classroom(base_url: str, sessions: int, memory: MemorySampler, max_rss
     # Loaded once: only a session that finds the classifier missing from Streamlit's cache sees its spinner.
     loaders = [s.number for s, saw in zip(students, saw_model_load) if saw]
     print(f"sessions that waited for the network to be built: {loaders or 'none (built before they came)'}")
-    if any(number != 0 for number in loaders):
+    # A thin replica makes its one tier client when its first session comes: one spinner per replica at most.
+    if (hall is None and any(number != 0 for number in loaders)) or (hall and len(loaders) > len(hall.apps)):
         ok = False
         print("FAIL: the network was built again for a later session: it is not shared")
-    if memory.pid is not None:
+    if hall is not None:
+        ok &= report_hall(hall, memory, students, problems, sessions, burst_tier_cpu, len(ready),
+                          [s.server_ms for s in predicted if s.server_ms is not None])
+    elif memory.pid is not None:
         print("\nserver process tree, peak resident memory by phase:")
         for phase, peak in memory.phase_peaks.items():
             print(f"  {phase:<34} {mb(peak)}")
@@ -557,6 +636,179 @@ async def classroom(base_url: str, sessions: int, memory: MemorySampler, max_rss
         if sessions > 1 and growth >= (sessions - 1) * ONE_MODEL_BYTES:
             ok = False
             print("FAIL: memory grew by a model per session or more")
+    return ok
+
+
+
+# ---- a lecture hall (--serve) -----------------------------------------------------------------------------------
+
+# Issue 20's targets.
+REPLICA_RSS_TARGET_MB = 400  # each Streamlit replica, at 15 sessions
+ANSWER_RSS_TARGET_MB = 600  # the Answer replica
+HALL_P99_TARGET_MS = {"bf16": 2000.0, "fp32": 3000.0}  # decode → top-5, on the page's server
+HALL_REPLICAS = 2
+KILL_AFTER_S = 0.4  # --kill-replica: into the burst, as the issue's probe did
+TIER_START_S = 900.0  # Ray, the IR export on a first start (a TensorFlow process of its own), the Explain replica
+
+
+def bf16_in_hardware() -> bool:
+    """The CPU computes bf16 itself (what the Answer replica's OpenVINO needs to offer it)."""
+    with contextlib.suppress(OSError):
+        flags = Path("/proc/cpuinfo").read_text()
+        return any(flag in flags.split() for flag in ("avx512_bf16", "amx_bf16"))
+    return False
+
+
+@dataclass
+class Hall:
+    """The lecture hall on 127.0.0.1, started by this script: the tier, the thin Streamlit replicas, nginx."""
+
+    tier: subprocess.Popen
+    tier_url: str
+    apps: list
+    nginx: subprocess.Popen | None = None
+    url: str = ""
+    precision: str = "fp32"
+    killed: list[int] = field(default_factory=list)
+
+    def tier_tree(self) -> list[int]:
+        return list(tree_pids(self.tier.pid))
+
+    def replicas(self, deployment: str) -> list[int]:
+        """The tier's processes serving `deployment` (Ray titles them ray::ServeReplica:<app>:<deployment>)."""
+        return [pid for pid in self.tier_tree() if f"ServeReplica:resnet:{deployment}" in command_line(pid)]
+
+    def tiers(self) -> dict:
+        """Each tier's processes, found again at every sample (a killed replica's successor is another process)."""
+        named = {f"Streamlit replica {n}": (lambda app=app: list(tree_pids(app.process.pid)))
+                 for n, app in enumerate(self.apps, 1)}
+        for deployment in ("Answer", "Explain", "Train"):
+            named[f"{deployment} replica"] = lambda deployment=deployment: self.replicas(deployment)
+
+        def ray_itself():
+            serving = {pid for deployment in ("Answer", "Explain", "Train") for pid in self.replicas(deployment)}
+            return [pid for pid in self.tier_tree() if pid not in serving]
+
+        named["Ray's own processes (the driver included)"] = ray_itself
+        named["nginx"] = lambda: list(tree_pids(self.nginx.pid)) if self.nginx else []
+        return named
+
+    def tier_healthy(self) -> bool:
+        with contextlib.suppress(OSError, ValueError):
+            with urllib.request.urlopen(f"{self.tier_url}/v1/health", timeout=5) as answer:
+                return answer.status == 200
+        return False
+
+    def kill_answer_replica(self) -> int | None:
+        found = self.replicas("Answer")
+        if found:
+            os.kill(found[0], signal.SIGKILL)
+            self.killed.append(found[0])
+        return found[0] if found else None
+
+    def stop(self) -> None:
+        if self.nginx is not None and self.nginx.poll() is None:
+            self.nginx.terminate()
+            self.nginx.wait(10)
+        for app in self.apps:
+            app.stop()
+        if self.tier.poll() is None:
+            # SIGTERM to the driver: Ray shuts its processes down with it (its workers have process groups of their
+            # own, so a signal to the driver's group would miss them; Ctrl-C's SIGINT left it all running here).
+            left = self.tier_tree()
+            self.tier.terminate()
+            try:
+                self.tier.wait(60)
+            except subprocess.TimeoutExpired:
+                for pid in left:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
+
+
+def start_hall(precision: str, scratch: Path) -> Hall:
+    """`python -m resnet serve` on a free port, HALL_REPLICAS `make run` replicas told its address, nginx in front."""
+    port = free_port()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    log = open(ARTIFACTS / "load-tier.log", "wb")  # noqa: SIM115 - the tier writes to it for its whole life
+    tier = subprocess.Popen([sys.executable, "-m", "resnet", "serve", "--port", str(port)], cwd=REPO,
+                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", "TF_CPP_MIN_LOG_LEVEL": "2"})
+    log.close()
+    hall = Hall(tier, f"http://127.0.0.1:{port}", [], precision=precision)
+    print(f"starting the network tier: python -m resnet serve --port {port}", flush=True)
+    deadline = time.monotonic() + TIER_START_S
+    while not hall.tier_healthy():
+        if tier.poll() is not None or time.monotonic() > deadline:
+            hall.stop()
+            tail = (ARTIFACTS / "load-tier.log").read_text(errors="replace").splitlines()[-30:]
+            raise SystemExit("the network tier did not start:\n" + "\n".join(tail))
+        time.sleep(1)
+    print(f"tier up in {TIER_START_S - (deadline - time.monotonic()):.0f} s at {hall.tier_url}", flush=True)
+    try:
+        for n in range(1, HALL_REPLICAS + 1):
+            app = AppServer(ARTIFACTS / f"load-replica-{n}.log",
+                            env={"RESNET_SERVE_URL": hall.tier_url, "RESNET_PRECISION": precision})
+            print(f"starting thin replica {n}: RESNET_SERVE_URL={hall.tier_url} {' '.join(app.command)}", flush=True)
+            hall.apps.append(app.start())
+        listen = free_port()
+        config = scratch / "nginx.conf"
+        config.write_text(proxy_config(listen, [app.port for app in hall.apps], scratch))
+        nginx = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin")
+        if nginx is None:
+            raise SystemExit("--serve needs nginx (apt-get install nginx-light)")
+        with open(ARTIFACTS / "load-nginx.log", "wb") as nginx_log:
+            hall.nginx = subprocess.Popen([nginx, "-c", str(config), "-g", "daemon off;"], stdout=nginx_log,
+                                          stderr=nginx_log)
+        hall.url = f"http://localhost:{listen}/"
+        for _ in range(100):
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"{hall.url}_stcore/health", timeout=2):
+                    break
+            time.sleep(0.1)
+    except BaseException:
+        hall.stop()
+        raise
+    return hall
+
+
+def report_hall(hall: Hall, memory: MemorySampler, students: list[Student], problems: dict, sessions: int,
+                burst_cpu: dict[str, float], uploads: int, server_ms: list[float]) -> bool:
+    """The lecture hall's figures per tier and issue 20's targets, one PASS or FAIL line each."""
+    ok = True
+
+    def verdict(passed: bool, line: str) -> None:
+        nonlocal ok
+        ok &= passed
+        print(f"{'PASS' if passed else 'FAIL'}: {line}")
+
+    print(f"\n== the lecture hall: nginx → {len(hall.apps)} thin Streamlit replicas → Ray Serve ({hall.precision}) ==")
+    print(f"{'tier':<44} {'peak RSS':>9} {'CPU in burst':>13} {'CPU per upload':>15}")
+    for name in memory.tiers:
+        cpu = burst_cpu.get(name, 0.0)
+        print(f"{name:<44} {mb(memory.tier_peaks.get(name, 0)):>9} {cpu:>11.2f} s {cpu / max(1, uploads):>13.3f} s")
+    total = sum(burst_cpu.values())
+    print(f"{'all tiers':<44} {'':>9} {total:>11.2f} s {total / max(1, uploads):>13.3f} s")
+    answered = [s for s in students if s.top5 is not None and s.cam and not problems[s.number]]
+    verdict(len(answered) == sessions, f"every session got its top-5 and CAM: {len(answered)} of {sessions}"
+            + (f" (the Answer replica was killed {KILL_AFTER_S} s into the burst: pid {hall.killed})"
+               if hall.killed else ""))
+    if server_ms:
+        p99 = sorted(server_ms)[max(0, -(-99 * len(server_ms) // 100) - 1)]
+        target = HALL_P99_TARGET_MS[hall.precision]
+        verdict(p99 <= target, f"p99 decode → top-5 on the page's server {p99:.0f} ms (target ≤ {target:.0f} ms in "
+                               f"{hall.precision})")
+    else:
+        verdict(False, "no page showed its decode → top-5 time")
+    replicas = {name: peak for name, peak in memory.tier_peaks.items() if name.startswith("Streamlit")}
+    per_replica = sessions / max(1, len(replicas))
+    worst = max(replicas.values(), default=0)
+    verdict(worst <= REPLICA_RSS_TARGET_MB * MB,
+            f"each Streamlit replica ≤ {REPLICA_RSS_TARGET_MB} MB: peak {mb(worst)} with about {per_replica:.0f} "
+            f"sessions each (the target is for 15)")
+    answer = memory.tier_peaks.get("Answer replica", 0)
+    verdict(0 < answer <= ANSWER_RSS_TARGET_MB * MB, f"the Answer replica ≤ {ANSWER_RSS_TARGET_MB} MB: peak "
+                                                    f"{mb(answer)}")
+    verdict(hall.tier_healthy(), "the tier still answers /v1/health")
     return ok
 
 
@@ -661,7 +913,18 @@ def main(argv=None) -> int:
     parser.add_argument("--timeout", type=float, default=600, help="seconds any one step may take")
     parser.add_argument("--profile", type=Path, metavar="FILE",
                         help="sample the server with py-spy during the burst (FILE) and the page opening (FILE-open)")
+    parser.add_argument("--serve", action="store_true",
+                        help="a lecture hall instead: nginx → 2 thin replicas (RESNET_SERVE_URL) → python -m resnet "
+                             "serve, all on 127.0.0.1, measured per tier")
+    parser.add_argument("--precision", choices=("bf16", "fp32"),
+                        help="--serve: what the pages ask the tier for (default bf16 where the CPU has it)")
+    parser.add_argument("--kill-replica", action="store_true",
+                        help=f"--serve: kill the Answer replica {KILL_AFTER_S} s into the burst")
     args = parser.parse_args(argv)
+    if (args.kill_replica or args.precision) and not args.serve:
+        parser.error("--kill-replica and --precision go with --serve")
+    if args.serve and (args.url or args.soak or args.soak_ui or args.hostile or args.profile):
+        parser.error("--serve starts its own servers and runs the class burst alone")
     if not 1 <= args.sessions <= MAX_SESSIONS:
         parser.error(f"--sessions must be within 1..{MAX_SESSIONS}")
     if not 0 <= args.hostile <= 5:
@@ -673,6 +936,9 @@ def main(argv=None) -> int:
         ok = soak_in_process(args.soak, args.every)
         print("\nPASS" if ok else "\nFAIL")
         return 0 if ok else 1
+
+    if args.serve:
+        return lecture_hall(args)
 
     server = None
     if args.url:
@@ -700,6 +966,30 @@ def main(argv=None) -> int:
         memory.stop()
         if server is not None:
             server.stop()
+    print("\nPASS" if ok else "\nFAIL")
+    return 0 if ok else 1
+
+
+def lecture_hall(args) -> int:
+    precision = args.precision or ("bf16" if bf16_in_hardware() else "fp32")
+    scratch = Path(tempfile.mkdtemp(prefix="lecture-hall-"))
+    hall = start_hall(precision, scratch)
+    memory = MemorySampler(hall.tier.pid, tiers=hall.tiers()).start()
+    print(f"hall at {hall.url}; serving processes RSS at start {mb(memory.sample())}", flush=True)
+    try:
+        ok = asyncio.run(classroom(hall.url, args.sessions, memory, int(args.max_rss_gb * 1024 * MB), args.timeout,
+                                   hall=hall, kill_replica=args.kill_replica))
+        for n, app in enumerate(hall.apps, 1):
+            if not app.healthy():
+                ok = False
+                print(f"FAIL: Streamlit replica {n} no longer answers its health check")
+            if "Traceback" in app.log_path.read_text(errors="replace"):
+                ok = False
+                print(f"FAIL: Streamlit replica {n} logged a traceback (see {app.log_path}):\n{app.log_tail()}")
+    finally:
+        memory.stop()
+        hall.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
     print("\nPASS" if ok else "\nFAIL")
     return 0 if ok else 1
 
