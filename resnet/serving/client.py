@@ -144,6 +144,7 @@ class RemoteClassifier:
         self.client = client or ServeClient(url)
         facts = self.client.request("GET", "/v1/health")["answer"]
         self.arch_name = facts["arch"]
+        self.identity = self.arch_name  # what tells its answers apart in a session's photo cache, as Classifier's
         self.pretrained = bool(facts["pretrained"])
         self.weights_source = facts["weights"]
         self.weights_problem = facts.get("weights_problem")
