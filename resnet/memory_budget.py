@@ -43,6 +43,8 @@ def measure(arch: str = "resnet50") -> list[Part]:
     """The parts, in the order a server builds them (see the module's docstring)."""
     parts: list[Part] = []
     held: dict[str, object] = {}  # what stays alive, as in a server
+    from resnet import devices, engines  # noqa: PLC0415 -- TensorFlow and Keras, as an in-process server loads them
+
     before = resident_mb()
 
     def step(name: str, build: Callable[[], object], note: str = "") -> None:
@@ -52,10 +54,8 @@ def measure(arch: str = "resnet50") -> list[Part]:
         parts.append(Part(name, round(now - before, 1), round(now, 1), note))
         before = now
 
-    # Importing any module of the package imports TensorFlow (resnet/__init__.py), so they come as one part.
+    # The package imports TensorFlow only with its networks (a thin page never does): imported above, as one part.
     parts.append(Part("Python, TensorFlow, Keras and the resnet library", round(before, 1), round(before, 1)))
-    from resnet import devices, engines  # noqa: PLC0415
-
     if engines.openvino_available():
         step("OpenVINO's runtime (the library)", devices.import_openvino)
     step(f"the network ({arch}, its weights)", lambda: _build(arch))
