@@ -43,9 +43,16 @@ def forgive_refused_uploads(ui) -> None:
         or "File uploader error on file upload - AxiosError: Request failed with status code 413" in error)]
 
 
-def settled_rss(server, seconds: float = 2.0) -> int:
-    time.sleep(seconds)
-    return server.rss_bytes()
+def settled_rss(server, seconds: float = 2.0, within: float = 90.0) -> int:
+    """The server's memory once it has stopped moving (less than 2 MB over `seconds`): a server this fresh may still
+    be converting its network in the background (hundreds of MB), which would hide what the uploads add or give back."""
+    samples, deadline = [], time.monotonic() + within
+    while time.monotonic() < deadline:
+        samples = [*samples[-int(seconds / 0.5):], server.rss_bytes()]
+        if len(samples) > seconds / 0.5 and max(samples) - min(samples) < 2 * MB:
+            break
+        time.sleep(0.5)
+    return samples[-1]
 
 
 def assert_comes_back(server, held: int, at_least: int, within: float = 30.0) -> None:
