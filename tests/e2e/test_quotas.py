@@ -43,7 +43,7 @@ def forgive_refused_uploads(ui) -> None:
         or "File uploader error on file upload - AxiosError: Request failed with status code 413" in error)]
 
 
-def settled_rss(server, seconds: float = 2.0, within: float = 90.0) -> int:
+def settled_rss(server, seconds: float = 2.0, within: float = 20.0) -> int:
     """The server's memory once it has stopped moving (less than 2 MB over `seconds`): a server this fresh may still
     be converting its network in the background (hundreds of MB), which would hide what the uploads add or give back."""
     samples, deadline = [], time.monotonic() + within
