@@ -146,6 +146,35 @@ def crop_for_model(rgb: np.ndarray | Image.Image, size: tuple[int, int] = (224, 
     return np.asarray(img.resize((target_w, target_h), RESAMPLE, box=box))
 
 
+def crop_each(named_items, size: tuple[int, int], *, crop_mode: str = "center"):
+    """Each (name, bytes) decoded and cropped to `size`, one photo held decoded at a time (a JPEG at the size its
+    crop needs: `open_image`'s `fit`), past MAX_PHOTOS refused unread. Returns (slots, crops, names, pixels): slots
+    holds each file's ImageError in its place and None where its crop is next in `crops`; pixels is what was
+    decoded, for a caller that hands freed memory back after large decodes."""
+    slots: list[ImageError | None] = []
+    crops, names, pixels = [], [], 0
+    for number, (name, data) in enumerate(named_items):
+        try:
+            if number >= MAX_PHOTOS:
+                raise over_max_photos(name)
+            picture = open_image(data, name=name, fit=size)
+            pixels += picture.width * picture.height
+            crops.append(crop_for_model(picture, size, crop_mode=crop_mode))
+            del picture
+        except ImageError as exc:
+            slots.append(exc)
+            continue
+        names.append(name)
+        slots.append(None)
+    return slots, crops, names, pixels
+
+
+def answers_in_place(slots: list, answers) -> list:
+    """`slots` (crop_each's) with each None replaced by the next of `answers`."""
+    answers = iter(answers)
+    return [next(answers) if slot is None else slot for slot in slots]
+
+
 def preprocess(batch: np.ndarray, preprocessing: str) -> np.ndarray:
     """Scale uint8 pixels the way a weight family was trained (`Architecture.preprocessing`): float32, same shape.
 

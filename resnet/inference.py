@@ -229,30 +229,11 @@ class Classifier:
         """Like `classify`, but a file that cannot be decoded yields its ImageError in its place and the others
         are still classified (together, as one batch). Past `images.MAX_PHOTOS` files, each is refused unread."""
         start = time.perf_counter()
-        results: list[Prediction | ImageError | None] = []
-        good, good_names, slots, pixels = [], [], [], 0
-        for number, (name, data) in enumerate(named_items):
-            try:
-                if number >= images.MAX_PHOTOS:
-                    raise images.over_max_photos(name)
-                # Cropped at once: only one photo at a time is held decoded (a JPEG at the size its crop needs,
-                # images.open_image; other formats at full size, up to 40 MP, 120 MB).
-                picture = images.open_image(data, name=name, fit=self.input_size)
-                pixels += picture.width * picture.height
-                good.append(self._crop(picture, crop_mode))
-                del picture
-            except ImageError as exc:
-                results.append(exc)
-                continue
-            good_names.append(name)
-            slots.append(len(results))
-            results.append(None)
+        slots, crops, names, pixels = images.crop_each(named_items, self.input_size,
+                                                       crop_mode=crop_mode or self.crop_mode)
         if pixels > LARGE_DECODES:
             give_memory_back()  # the full-size photos are gone; their pages need not stay with the server
-        for slot, prediction in zip(slots, self._classify_crops(good, good_names, top, precision, start),
-                                    strict=True):
-            results[slot] = prediction
-        return results
+        return images.answers_in_place(slots, self._classify_crops(crops, names, top, precision, start))
 
     def _crop(self, rgb, crop_mode: str | None) -> np.ndarray:
         return images.crop_for_model(rgb, self.input_size, crop_mode=crop_mode or self.crop_mode)

@@ -172,24 +172,9 @@ class RemoteClassifier:
     def classify_each(self, named_items: Sequence[tuple[str, bytes]], *, top: int = DEFAULT_TOP,
                       crop_mode: str | None = None, precision: str | None = None) -> list[Prediction | ImageError]:
         """As Classifier.classify_each: a file that cannot be decoded yields its ImageError in its place."""
-        results: list[Prediction | ImageError | None] = []
-        crops, names, slots = [], [], []
-        for number, (name, data) in enumerate(named_items):
-            try:
-                if number >= images.MAX_PHOTOS:
-                    raise images.over_max_photos(name)
-                rgb = images.decode_image(data, name=name)
-                crops.append(images.crop_for_model(rgb, self.input_size, crop_mode=crop_mode or self.crop_mode))
-                del rgb
-            except ImageError as exc:
-                results.append(exc)
-                continue
-            names.append(name)
-            slots.append(len(results))
-            results.append(None)
-        for slot, prediction in zip(slots, self._answer(crops, names, top, precision), strict=True):
-            results[slot] = prediction
-        return results
+        slots, crops, names, _ = images.crop_each(named_items, self.input_size,
+                                                  crop_mode=crop_mode or self.crop_mode)
+        return images.answers_in_place(slots, self._answer(crops, names, top, precision))
 
     def classify(self, items: Sequence[bytes | np.ndarray], *, names: Sequence[str] | None = None,
                  top: int = DEFAULT_TOP, crop_mode: str | None = None,
