@@ -17,6 +17,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.e2e.app_server import free_port
+from tests.test_app_predict import page as predict_page  # the Predict page run once, with no exception
 
 ROOT = Path(__file__).resolve().parents[1]
 PREDICT = ROOT / "app" / "views" / "predict.py"
@@ -136,13 +137,6 @@ def thin_app(monkeypatch):
     yield tell
     get_classifier.clear()
     tier_layers.clear()
-
-
-def predict_page() -> AppTest:
-    at = AppTest.from_file(str(PREDICT), default_timeout=300)
-    at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def test_the_thin_predict_page_shows_the_tiers_top5_and_cam(local_tier, thin_app):
