@@ -20,7 +20,6 @@ from tests.e2e.app_server import free_port
 from tests.test_app_predict import page as predict_page  # the Predict page run once, with no exception
 
 ROOT = Path(__file__).resolve().parents[1]
-PREDICT = ROOT / "app" / "views" / "predict.py"
 CUP = ROOT / "assets" / "samples" / "coffee_cup.jpg"
 HEAVY = ("tensorflow", "keras", "openvino", "ray")
 # What a thin page process runs: every page a visitor can open there (app/main.py's navigation: AppTest cannot run a
