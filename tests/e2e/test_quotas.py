@@ -18,7 +18,10 @@ MB = 1024 * 1024
 SESSION_MB, SERVER_MB = 24, 60
 QUOTAS = {"RESNET_SESSION_UPLOAD_MB": str(SESSION_MB), "RESNET_SERVER_UPLOAD_MB": str(SERVER_MB),
           # a closed tab's session (and its files) goes after 2 s instead of Streamlit's 120 s
-          "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": "2"}
+          "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": "2",
+          # No OpenVINO conversion in the background: it moves the server's memory by hundreds of MB for a minute or
+          # more on a busy machine, which would hide what the uploads add and give back.
+          "RESNET_ENGINE": "tf"}
 IN_FLIGHT_MB = 2 * 20  # a session's requests read at once (UploadQuota.session_in_flight) × server.maxUploadSize
 SLACK_MB = 60  # Python's and the page's own working memory around the uploads
 

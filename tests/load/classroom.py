@@ -390,10 +390,23 @@ def report_hostile(visitors: list[Hostile], before: int, peak: int, server_quota
 
 # ---- reports ----------------------------------------------------------------------------------------------------
 
-CPU_PER_UPLOAD_TARGET_S = 0.08  # issue 19: what one upload may cost the server, everything on its page included
+CPU_PER_UPLOAD_RATIO = 3.0  # issue 19: one upload may cost the server ≤ 3× bytes → top-5, its whole page included
 CAM_CLICK_CPU_TARGET_S = 0.05  # issue 19: a Grad-CAM class chosen for one photo of five (its fragment reruns)
 FIVE_PHOTOS = [REPO / "assets" / "samples" / name for name in ("astronaut.jpg", "rocket_launch.jpg",
                                                                  "wall_clock_blurred.jpg")]  # with the cup and cat
+
+
+def bytes_to_top5_s() -> float:
+    """The app's bytes → top-5 on this machine, now (`python -m resnet bench --only warm_paths`, before the server
+    starts): what a server's CPU per upload is held to, as a ratio measured in this run, not a time from another
+    machine (issue 19 wrote 0.08 s, 3× its Xeon's 28.5 ms)."""
+    done = subprocess.run([sys.executable, "-m", "resnet", "bench", "--only", "warm_paths", "--runs", "10", "--json"],
+                          cwd=REPO, capture_output=True, text=True, timeout=900,
+                          env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    if done.returncode != 0:
+        raise SystemExit(f"python -m resnet bench failed:\n{done.stderr[-2000:]}")
+    timings = json.loads(done.stdout)["warm"]["timings"]
+    return next(t["median_ms"] for t in timings if t["name"] == "bytes → top-5 (app)") / 1000
 
 
 def p99_target_ms(sessions: int) -> float:
@@ -470,7 +483,7 @@ def confined_browser(folder: Path) -> str:
 
 async def classroom(base_url: str, sessions: int, memory: MemorySampler, max_rss: int, timeout_s: float,
                     profile: Path | None = None, hostile: int = 0, hall: Hall | None = None,
-                    kill_replica: bool = False) -> bool:
+                    kill_replica: bool = False, top5_s: float | None = None) -> bool:
     timeout_ms = timeout_s * 1000
     pid = streamlit_pid(memory.pid) if profile else None
     async with async_playwright() as playwright:
@@ -570,9 +583,13 @@ async def classroom(base_url: str, sessions: int, memory: MemorySampler, max_rss
           f"{os.cpu_count()} cores × {burst_s:.1f} s (the browsers confined to core(s) "
           f"{','.join(map(str, browser_cores()))}, which the server shares)")
     per_upload = server_cpu / max(1, len(ready))
-    print(f"server CPU per upload: {per_upload:.2f} s (target ≤ {CPU_PER_UPLOAD_TARGET_S:.2f} s"
-          + (", issue 19's for one in-process server: the lecture hall's per tier is below)" if hall else ")"))
-    if per_upload > CPU_PER_UPLOAD_TARGET_S and hall is None:
+    if top5_s is None:  # a lecture hall: its figures per tier are below
+        print(f"server CPU per upload: {per_upload:.2f} s")
+    else:
+        print(f"server CPU per upload: {per_upload:.3f} s = {per_upload / top5_s:.1f}× bytes → top-5 "
+              f"({top5_s * 1000:.1f} ms, bench before the server started; target ≤ {CPU_PER_UPLOAD_RATIO:.0f}×, "
+              f"{CPU_PER_UPLOAD_RATIO * top5_s:.3f} s)")
+    if top5_s is not None and per_upload > CPU_PER_UPLOAD_RATIO * top5_s:
         ok = False
         print("FAIL: the server spends more CPU per upload than the target")
     if click_cpu:
@@ -940,6 +957,11 @@ def main(argv=None) -> int:
     if args.serve:
         return lecture_hall(args)
 
+    top5_s = None
+    if not args.soak_ui:
+        print("measuring bytes → top-5 on this machine (python -m resnet bench --only warm_paths)…", flush=True)
+        top5_s = bytes_to_top5_s()
+        print(f"bytes → top-5: {top5_s * 1000:.1f} ms", flush=True)
     server = None
     if args.url:
         base_url, pid = args.url.rstrip("/") + "/", args.server_pid
@@ -955,7 +977,7 @@ def main(argv=None) -> int:
             ok = asyncio.run(soak_through_ui(base_url, args.soak_ui, args.every, memory, args.timeout))
         else:
             ok = asyncio.run(classroom(base_url, args.sessions, memory, int(args.max_rss_gb * 1024 * MB),
-                                       args.timeout, args.profile, args.hostile))
+                                       args.timeout, args.profile, args.hostile, top5_s=top5_s))
         if server is not None and not server.healthy():
             ok = False
             print("FAIL: the server no longer answers its health check")
