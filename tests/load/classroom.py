@@ -483,7 +483,7 @@ def confined_browser(folder: Path) -> str:
 
 async def classroom(base_url: str, sessions: int, memory: MemorySampler, max_rss: int, timeout_s: float,
                     profile: Path | None = None, hostile: int = 0, hall: Hall | None = None,
-                    kill_replica: bool = False, top5_s: float | None = None) -> bool:
+                    kill_replica: bool = False, top5_s: float | None = None, figures: dict | None = None) -> bool:
     timeout_ms = timeout_s * 1000
     pid = streamlit_pid(memory.pid) if profile else None
     async with async_playwright() as playwright:
@@ -583,6 +583,8 @@ async def classroom(base_url: str, sessions: int, memory: MemorySampler, max_rss
           f"{os.cpu_count()} cores × {burst_s:.1f} s (the browsers confined to core(s) "
           f"{','.join(map(str, browser_cores()))}, which the server shares)")
     per_upload = server_cpu / max(1, len(ready))
+    if figures is not None:
+        figures["cpu_per_upload_s"] = per_upload
     if top5_s is None:  # a lecture hall: its figures per tier are below
         print(f"server CPU per upload: {per_upload:.2f} s")
     else:
@@ -972,12 +974,13 @@ def main(argv=None) -> int:
         base_url, pid = server.url, server.process.pid
     memory = MemorySampler(pid).start()
     print(f"app at {base_url}; server tree RSS at start {mb(memory.sample())}", flush=True)
+    figures = {}
     try:
         if args.soak_ui:
             ok = asyncio.run(soak_through_ui(base_url, args.soak_ui, args.every, memory, args.timeout))
         else:
             ok = asyncio.run(classroom(base_url, args.sessions, memory, int(args.max_rss_gb * 1024 * MB),
-                                       args.timeout, args.profile, args.hostile, top5_s=top5_s))
+                                       args.timeout, args.profile, args.hostile, top5_s=top5_s, figures=figures))
         if server is not None and not server.healthy():
             ok = False
             print("FAIL: the server no longer answers its health check")
@@ -988,6 +991,17 @@ def main(argv=None) -> int:
         memory.stop()
         if server is not None:
             server.stop()
+    if top5_s is not None and "cpu_per_upload_s" in figures:
+        # Measured again on the quiet machine: a spell of noise under the first bench would loosen the target, so
+        # the faster of the two is what the upload is held to.
+        again = bytes_to_top5_s()
+        fastest = min(top5_s, again)
+        per_upload = figures["cpu_per_upload_s"]
+        print(f"bytes → top-5 again, after the run: {again * 1000:.1f} ms; server CPU per upload "
+              f"{per_upload / fastest:.1f}× the faster {fastest * 1000:.1f} ms (target ≤ {CPU_PER_UPLOAD_RATIO:.0f}×)")
+        if per_upload > CPU_PER_UPLOAD_RATIO * fastest:
+            ok = False
+            print("FAIL: the server spends more CPU per upload than the target")
     print("\nPASS" if ok else "\nFAIL")
     return 0 if ok else 1
 
