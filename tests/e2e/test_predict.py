@@ -97,11 +97,13 @@ def test_a_click_in_one_photos_explanations_reruns_only_that_photos_part(ui):
     ui.page.evaluate(WATCH_STALE)
 
     ui.choose("Grad-CAM for the class", cup_chart["labels"][1])
-    stale = stale_since_watching(ui)
-    assert any("Grad-CAM of" in text for text in stale)  # the cup's part was sent again…
-    assert not any("cat_chelsea.jpg" in text or "Upload photos" in text for text in stale), stale  # …nothing else
+    # The cup's part was sent again (its caption names the new class), and nothing outside it was marked stale. Not
+    # asserted: that the cup's part was marked stale first. A busy browser may take the run's start and its new
+    # elements in one go and never draw the mark (seen once in a run on two busy cores).
     caption = ui.page.get_by_test_id("stImage").filter(has_text="Grad-CAM of").inner_text()
     assert BAR.fullmatch(cup_chart["labels"][1]).group("label") in caption
+    stale = stale_since_watching(ui)
+    assert not any("cat_chelsea.jpg" in text or "Upload photos" in text for text in stale), stale
 
     # The same watch sees a run of the whole page: the settings rerun every photo.
     crop = ui.page.get_by_test_id("stRadio").filter(has=ui.page.get_by_text("How a photo becomes 224×224"))
