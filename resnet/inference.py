@@ -158,13 +158,7 @@ class Classifier:
         that a class that never asks for bf16 should not hold."""
         precision = precision or self.precision
         try:
-            source = self._engines.get("fp32")
-            source = source if isinstance(source, engines.TensorFlowEngine) else None  # the one traced at start
-            converted = engines.make_engine(self.model, engine, precision, source=source,
-                                            features=self.cam_head is not None, pixels=self.preprocessing)
-            converted(np.zeros((1, *self.input_size, 3), np.float32))  # OpenVINO plans its first call: warm it
-            with self._lock:
-                self._engines[precision] = converted
+            self._convert(engine, precision)  # its locals (the engine it replaced among them) go when it returns
         except Exception as exc:  # noqa: BLE001 -- the TensorFlow engine keeps answering; say why it stayed
             warnings.warn(f"{engine} {precision} conversion of {self.arch_name} failed, TensorFlow keeps answering: "
                           f"{exc}", RuntimeWarning, stacklevel=1)
@@ -175,6 +169,15 @@ class Classifier:
             give_memory_back()
             if precision == self.precision:
                 self.switched.set()
+
+    def _convert(self, engine: str, precision: str) -> None:
+        source = self._engines.get("fp32")
+        source = source if isinstance(source, engines.TensorFlowEngine) else None  # the one traced at start
+        converted = engines.make_engine(self.model, engine, precision, source=source,
+                                        features=self.cam_head is not None, pixels=self.preprocessing)
+        converted(np.zeros((1, *self.input_size, 3), np.float32))  # OpenVINO plans its first call: warm it
+        with self._lock:
+            self._engines[precision] = converted
 
     def _engine_for(self, precision: str | None):
         """The engine for `precision`. While the wanted engine is being made in the background (the app), the
