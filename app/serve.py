@@ -15,7 +15,7 @@ sys.path.insert(0, str(ROOT))  # as app/main.py does, so both import the same `a
 
 
 def warm() -> None:
-    from app.classifier import warm_in_background  # noqa: PLC0415 -- imports TensorFlow, beside the server's start
+    from app.classifier import warm_in_background  # noqa: PLC0415 -- the network, beside the server's start
 
     warm_in_background()
 
@@ -24,9 +24,15 @@ def main() -> int:
     from streamlit.web import cli  # noqa: PLC0415
 
     from app import sessions, upload_gate  # noqa: PLC0415
+    from app.classifier import thin  # noqa: PLC0415
     from app.runtime import keep_keras_state  # noqa: PLC0415
 
     keep_keras_state()
+    if not thin():
+        # Before the server: most of the objects it keeps for life come with TensorFlow (3 s of import the first
+        # page would wait for anyway), and no visitor can be here yet when they are frozen.
+        import tensorflow  # noqa: F401, PLC0415
+    sessions.freeze_what_lasts()
     upload_gate.install()  # the upload quotas, at the route and the store, before Streamlit makes either
     sessions.install()  # a closed tab's session is shut down when its time for a reconnect is up
     threading.Thread(target=warm, daemon=True, name="warm-at-start").start()

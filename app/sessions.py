@@ -97,6 +97,35 @@ def collect_ended_sessions() -> None:
     give_memory_back()
 
 
+def freeze_what_lasts(live_sessions: int | None = None) -> bool:
+    """Move every object alive now out of reach of Python's cycle collector (`gc.freeze`), unless a visitor's session
+    is alive (`live_sessions`, None: ask Streamlit's runtime). True if frozen. Meant for a server's start, once its
+    libraries are imported and before anyone comes.
+
+    TensorFlow and Keras alone leave ~350,000 objects that live as long as the server, and every full collection
+    walked them all: 0.23 s of CPU each on two cores, 0.02 s once frozen. Full collections are Python's own, whenever
+    enough new objects survived, and this module's after each session's end. Objects made afterwards, visitors'
+    sessions among them, are collected as before; a session alive at the freeze would not be (its photos are in
+    reference cycles), so then nothing is frozen."""
+    if live_sessions is None:
+        live_sessions = _live_sessions()
+    if live_sessions:
+        _LOG.info("not freezing the server's long-lived objects: %d session(s) already here", live_sessions)
+        return False
+    gc.collect()  # what is garbage already must not be frozen with the rest
+    gc.freeze()
+    _LOG.info("%d objects kept for the server's life are out of the cycle collector's way", gc.get_freeze_count())
+    return True
+
+
+def _live_sessions() -> int:
+    from streamlit import runtime  # noqa: PLC0415
+
+    if not runtime.exists():  # the server is not made yet: no visitor can have come
+        return 0
+    return len(runtime.get_instance()._session_mgr.list_sessions())  # connected, and kept for a reconnect
+
+
 def install() -> None:
     """Have the server that is about to be made keep its disconnected sessions in an EndingSessionStorage."""
     from streamlit.web.server import server  # noqa: PLC0415

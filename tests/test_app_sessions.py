@@ -1,7 +1,12 @@
 """app/sessions.py: a closed tab's session is shut down when its time for a reconnect is up, not just forgotten."""
 
 import inspect
+import json
+import subprocess
+import sys
+import textwrap
 import time
+from pathlib import Path
 
 from streamlit.runtime import websocket_session_manager
 from streamlit.runtime.app_session import AppSession
@@ -12,6 +17,8 @@ from streamlit.runtime.state.session_state import SessionState
 from streamlit.web.server import server
 
 from app.sessions import EndingSessionStorage
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class Tab:
@@ -66,3 +73,36 @@ def test_streamlit_still_makes_and_uses_its_storage_as_this_module_expects():
     assert "self._session_state" in inspect.getsource(AppSession.__init__)
     manager = inspect.getsource(websocket_session_manager.WebsocketSessionManager)
     assert "self._session_storage.delete(" in manager and "self._session_storage.save(" in manager
+
+
+def test_a_freeze_at_start_keeps_what_lasts_out_of_collections_and_waits_for_no_session():
+    # In its own interpreter: a freeze is for the life of a process, and this one's later tests collect garbage.
+    code = textwrap.dedent("""
+        import gc, json, weakref
+        from app.sessions import freeze_what_lasts
+
+        class Photo:  # in a reference cycle, as a session's state is
+            def __init__(self):
+                self.me = self
+
+        lasting = [{"kept": n} for n in range(50_000)]
+        before = Photo()
+        refused = freeze_what_lasts(live_sessions=1)
+        after_refusal = gc.get_freeze_count()
+        frozen = freeze_what_lasts()  # no Streamlit server made in this process: nobody can have come
+        count = gc.get_freeze_count()
+        after = Photo()
+        before_ref, after_ref = weakref.ref(before), weakref.ref(after)
+        del before, after
+        gc.collect()
+        print(json.dumps({"refused": refused, "after_refusal": after_refusal, "frozen": frozen, "count": count,
+                          "before_kept": before_ref() is not None, "after_kept": after_ref() is not None}))
+    """)
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          check=True)
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["refused"] is False and result["after_refusal"] == 0  # a session alive: nothing frozen
+    assert result["frozen"] is True and result["count"] > 50_000  # the lasting objects, and the modules' own
+    # What was made after the freeze still goes at a collection; a cycle alive at the freeze never does (which is
+    # why a freeze waits for no session to be alive).
+    assert result["after_kept"] is False and result["before_kept"] is True
