@@ -25,9 +25,10 @@ def main() -> int:
 
     from app import sessions, upload_gate  # noqa: PLC0415
     from app.classifier import thin  # noqa: PLC0415
-    from app.runtime import keep_keras_state  # noqa: PLC0415
+    from app.runtime import keep_keras_state, no_config_polling  # noqa: PLC0415
 
     keep_keras_state()
+    no_config_polling()
     if not thin():
         # Before the server: most of the objects it keeps for life come with TensorFlow (3 s of import the first
         # page would wait for anyway), and no visitor can be here yet when they are frozen.

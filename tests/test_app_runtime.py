@@ -7,8 +7,10 @@ from pathlib import Path
 import keras
 import numpy as np
 from streamlit.runtime.scriptrunner import script_runner
+from streamlit.watcher import polling_path_watcher
+from streamlit.web import bootstrap
 
-from app.runtime import keep_keras_state
+from app.runtime import keep_keras_state, no_config_polling
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,3 +49,33 @@ def test_after_keep_keras_state_a_scripts_end_leaves_keras_and_its_kernels_alone
 def test_the_per_run_garbage_collection_is_off():
     config = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert config["runner"]["postScriptGC"] is False
+
+
+def test_streamlit_still_polls_its_config_files_where_we_stop_it():
+    # If Streamlit moves its config watching elsewhere, the server polls again: fail here, not in a CPU figure.
+    source = Path(bootstrap.__file__).read_text()
+    assert source.count("_install_config_watchers(flag_options)") == 2  # its two ways to run an app
+    assert 'watcher_type="poll"' in source and "def _install_config_watchers(flag_options" in source
+
+
+def test_after_no_config_polling_a_starting_server_watches_no_config_file():
+    original = bootstrap._install_config_watchers
+    watching = []
+    real_watcher = polling_path_watcher.PollingPathWatcher.__init__
+    try:
+        # Recorded, not replaced: a real watcher is made if anything asks for one.
+        def recorded(self, path, *args, **kwargs):
+            watching.append(str(path))
+            real_watcher(self, path, *args, **kwargs)
+            self._active = False  # and stopped at once: this test's process must not poll
+
+        polling_path_watcher.PollingPathWatcher.__init__ = recorded
+        original({})  # Streamlit's own: it watches at least the project's config.toml
+        assert any(path.endswith("config.toml") for path in watching), watching
+        watching.clear()
+        no_config_polling()
+        bootstrap._install_config_watchers({})
+        assert watching == []
+    finally:
+        polling_path_watcher.PollingPathWatcher.__init__ = real_watcher
+        bootstrap._install_config_watchers = original
