@@ -1,7 +1,9 @@
 """`make run`'s entry point: Streamlit serving app/main.py, with the classifier built as the server starts.
 
 `streamlit run` runs app/main.py only when a visitor comes, so the first visitor would wait for TensorFlow to import
-and ResNet-50 to be built and warmed (about 10 s on two cores). Started here, that happens while the server comes up.
+and ResNet-50 to be built and warmed (about 10 s on two cores). Started here, TensorFlow is imported before the server
+(its objects are then frozen out of the cycle collector: app/sessions.py), and the network is built while the server
+comes up.
 The upload quotas (app/upload_gate.py) go into Streamlit's server here too, before it is made.
 Arguments are `streamlit run`'s options: `python app/serve.py --server.port 8501`.
 """
