@@ -23,6 +23,9 @@ def warm() -> None:
 
 
 def main() -> int:
+    from resnet.processes import large_blocks_straight_back  # noqa: PLC0415
+
+    large_blocks_straight_back()  # visitors' uploads and photos: their memory goes back when they are let go
     from streamlit.web import cli  # noqa: PLC0415
 
     from app import sessions, upload_gate  # noqa: PLC0415

@@ -94,6 +94,24 @@ def run_measured(command: list[str], *, env: dict[str, str] | None = None, cwd=N
     return Measured(time.perf_counter() - began, peak, process.returncode, stdout, stderr)
 
 
+M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
+LARGE_BLOCK_BYTES = 1024 * 1024
+
+
+def large_blocks_straight_back(threshold: int = LARGE_BLOCK_BYTES) -> bool:
+    """Have glibc give every block of `threshold` bytes or more its own mapping, returned to the system when freed
+    (`mallopt(M_MMAP_THRESHOLD)`, which also stops glibc moving that threshold). False where there is no glibc.
+
+    By default the threshold adapts: once a large block (an upload, a decoded photo) is freed it rises to 32 MB, so
+    the next uploads of 19 MB are carved from the heap, where one block still held pins the pages around it and
+    `malloc_trim` cannot give them back. A server of many visitors' files wants its memory to follow what it holds."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, int(threshold)))
+    except (OSError, AttributeError):
+        return False
+
+
 def give_memory_back() -> bool:
     """Ask glibc to return the free pages of every malloc arena to the system (`malloc_trim(0)`).
 
