@@ -35,9 +35,10 @@ def main() -> int:
     keep_keras_state()
     no_config_polling()
     if not thin():
-        # Before the server: most of the objects it keeps for life come with TensorFlow (3 s of import the first
-        # page would wait for anyway), and no visitor can be here yet when they are frozen.
-        import tensorflow  # noqa: F401, PLC0415
+        # Before the server: most of the objects it keeps for life come with the classifier's library (TensorFlow
+        # and Keras: 3 s of import the first page would wait for anyway), and no visitor can be here yet when they
+        # are frozen.
+        import resnet.inference  # noqa: F401, PLC0415
     sessions.freeze_what_lasts()
     upload_gate.install()  # the upload quotas, at the route and the store, before Streamlit makes either
     sessions.install()  # a closed tab's session is shut down when its time for a reconnect is up
