@@ -103,8 +103,9 @@ def large_blocks_straight_back(threshold: int = LARGE_BLOCK_BYTES) -> bool:
     (`mallopt(M_MMAP_THRESHOLD)`, which also stops glibc moving that threshold). False where there is no glibc.
 
     By default the threshold adapts: once a large block (an upload, a decoded photo) is freed it rises to 32 MB, so
-    the next uploads of 19 MB are carved from the heap, where one block still held pins the pages around it and
-    `malloc_trim` cannot give them back. A server of many visitors' files wants its memory to follow what it holds."""
+    the next uploads of 19 MB are carved from the heap and, freed, stay in the process until something asks for a
+    `malloc_trim` (ten of them: 190 MB, tests/test_processes.py). A server of many visitors' files wants its memory
+    to follow what it holds, not the moments it trims."""
     try:
         libc = ctypes.CDLL("libc.so.6")
         return bool(libc.mallopt(M_MMAP_THRESHOLD, int(threshold)))
