@@ -98,6 +98,11 @@ M_MMAP_THRESHOLD = -3  # glibc's mallopt parameter (malloc.h)
 LARGE_BLOCK_BYTES = 1024 * 1024
 
 
+def _glibc():
+    """The C library's malloc controls; OSError where there is no glibc to load."""
+    return ctypes.CDLL("libc.so.6")
+
+
 def large_blocks_straight_back(threshold: int = LARGE_BLOCK_BYTES) -> bool:
     """Have glibc give every block of `threshold` bytes or more its own mapping, returned to the system when freed
     (`mallopt(M_MMAP_THRESHOLD)`, which also stops glibc moving that threshold). False where there is no glibc.
@@ -107,8 +112,7 @@ def large_blocks_straight_back(threshold: int = LARGE_BLOCK_BYTES) -> bool:
     `malloc_trim` (ten of them: 190 MB, tests/test_processes.py). A server of many visitors' files wants its memory
     to follow what it holds, not the moments it trims."""
     try:
-        libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(M_MMAP_THRESHOLD, int(threshold)))
+        return bool(_glibc().mallopt(M_MMAP_THRESHOLD, int(threshold)))
     except (OSError, AttributeError):
         return False
 
@@ -120,8 +124,7 @@ def give_memory_back() -> bool:
     which rises to 32 MB once such a block is freed, so a session's 19 MB uploads, once dropped, would leave the
     server's resident size where it was. False where the C library has no malloc_trim (not glibc)."""
     try:
-        libc = ctypes.CDLL("libc.so.6")
-        libc.malloc_trim(0)
+        _glibc().malloc_trim(0)
         return True
     except (OSError, AttributeError):
         return False
