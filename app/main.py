@@ -16,10 +16,12 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx  # noqa: E402
 
 from app import sessions, upload_gate  # noqa: E402
 from app.classifier import thin, warm_in_background  # noqa: E402
-from app.runtime import keep_keras_state  # noqa: E402
+from app.runtime import keep_keras_state, share_uploaded_bytes  # noqa: E402
 
 st.set_page_config(page_title="ResNet Explorer", page_icon="🧱", layout="wide")
-keep_keras_state()  # for servers started with plain `streamlit run` (app/serve.py does it before any run)
+# For servers started with plain `streamlit run` (app/serve.py does both before any run):
+keep_keras_state()
+share_uploaded_bytes()
 warm_in_background()  # one classifier per server, built before the first user asks
 
 VIEWS = Path(__file__).parent / "views"

@@ -30,9 +30,10 @@ def main() -> int:
 
     from app import sessions, upload_gate  # noqa: PLC0415
     from app.classifier import thin  # noqa: PLC0415
-    from app.runtime import keep_keras_state, no_config_polling  # noqa: PLC0415
+    from app.runtime import keep_keras_state, no_config_polling, share_uploaded_bytes  # noqa: PLC0415
 
     keep_keras_state()
+    share_uploaded_bytes()
     no_config_polling()
     if not thin():
         # Before the server: most of the objects it keeps for life come with the classifier's library (TensorFlow

@@ -1,16 +1,23 @@
 """app/runtime.py and .streamlit/config.toml: what keeps Streamlit from undoing the server's warm state each run."""
 
+import copy
 import sys
 import tomllib
 from pathlib import Path
 
 import keras
 import numpy as np
+import pytest
+from streamlit.proto.Common_pb2 import FileURLs
+from streamlit.runtime import uploaded_file_manager
 from streamlit.runtime.scriptrunner import script_runner
+from streamlit.runtime.state import session_state
+from streamlit.runtime.uploaded_file_manager import UploadedFile, UploadedFileRec
+from streamlit.testing.v1 import AppTest
 from streamlit.watcher import polling_path_watcher
 from streamlit.web import bootstrap
 
-from app.runtime import keep_keras_state, no_config_polling
+from app.runtime import keep_keras_state, no_config_polling, share_uploaded_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -79,3 +86,72 @@ def test_after_no_config_polling_a_starting_server_watches_no_config_file():
     finally:
         polling_path_watcher.PollingPathWatcher.__init__ = real_watcher
         bootstrap._install_config_watchers = original
+
+
+# --- uploads handed to each run ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def streamlits_own_copy():
+    """UploadedFile as Streamlit ships it for the test (another test module may have shared its bytes already)."""
+    ours = UploadedFile.__dict__.get("__deepcopy__")
+    if ours is not None:
+        del UploadedFile.__deepcopy__
+    yield
+    if ours is not None:
+        UploadedFile.__deepcopy__ = ours
+    elif "__deepcopy__" in UploadedFile.__dict__:
+        del UploadedFile.__deepcopy__
+
+
+def test_streamlit_still_deep_copies_each_widget_value_and_has_no_copy_of_its_own_for_files():
+    # If Streamlit stops copying, the fix has nothing left to do; if it gives UploadedFile a copy of its own, ours
+    # replaces it and must be looked at again.
+    assert "widget_value = deepcopy(widget_value)" in Path(session_state.__file__).read_text()
+    assert "__deepcopy__" not in Path(uploaded_file_manager.__file__).read_text()
+
+
+def uploaded(data: bytes, name: str = "photo.jpg") -> UploadedFile:
+    return UploadedFile(UploadedFileRec(file_id=f"id-{name}", name=name, type="image/jpeg", data=data),
+                        FileURLs(file_id=f"id-{name}", upload_url="/u", delete_url="/d"))
+
+
+def test_a_copy_of_an_uploaded_file_shares_its_bytes_and_stays_apart(streamlits_own_copy):
+    data = bytes(range(256)) * 4096
+    original = uploaded(data)
+    assert copy.deepcopy(original).getvalue() is not data  # what every run cost before: a copy of the bytes
+    share_uploaded_bytes()
+    original.seek(100)
+    twin = copy.deepcopy(original)
+    assert twin.getvalue() is data
+    assert (twin.file_id, twin.name, twin.type, twin.size, twin.tell()) == ("id-photo.jpg", "photo.jpg", "image/jpeg",
+                                                                            len(data), 100)
+    assert twin == original and twin._file_urls == original._file_urls and twin._file_urls is not original._file_urls
+    twin.seek(0)
+    twin.write(b"written by a script")
+    assert twin.read(3) == data[19:22]
+    assert original.getvalue() is data and original.tell() == 100  # the widget's file is as it was
+    assert copy.deepcopy([original, original])[1].getvalue() is data  # one copy per object, as deepcopy's memo says
+
+
+def uploader_script():
+    import streamlit as st
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    for file in st.file_uploader("Photos", accept_multiple_files=True) or []:
+        stored = ctx.uploaded_file_mgr.get_files(ctx.session_id, [file.file_id])[0].data
+        st.text(f"{file.name}: {'shared' if file.getvalue() is stored else 'copied'}, starts {file.read(4)!r}")
+        file.seek(0)
+        file.write(b"XXXX")  # a script that writes into what it was handed
+
+
+def test_a_run_is_handed_the_stores_bytes_and_what_it_writes_stays_in_that_run(streamlits_own_copy):
+    app = AppTest.from_function(uploader_script, default_timeout=30)
+    app.run()
+    app.file_uploader[0].upload("a.jpg", b"JPEGDATA" * 1000, "image/jpeg").run()
+    assert [t.value for t in app.text] == ["a.jpg: copied, starts b'JPEG'"]  # Streamlit's own copy
+    share_uploaded_bytes()
+    app.run()
+    app.run()  # the second run still reads the bytes the visitor sent, not the first run's XXXX
+    assert [t.value for t in app.text] == ["a.jpg: shared, starts b'JPEG'"]
