@@ -35,7 +35,6 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.error
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -376,22 +375,32 @@ async def hostile_visitor(browser, number: int, base_url: str, photos: list[Path
 
 def put_upload(url: str, cookies: dict[str, str], data: bytes, timeout_s: float) -> int:
     """One file PUT to Streamlit's upload route as its page would send it (multipart, XSRF header and cookie): the
-    HTTP status, or 0 when the server closed the connection before answering."""
+    HTTP status, read even when the server answered before the body was all sent (a refusal at the door does), or 0
+    when the connection closed with no answer."""
+    import http.client
+    import urllib.parse
     import uuid
 
     boundary = uuid.uuid4().hex
     body = b"".join([f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="x.png"\r\n'
                      f"Content-Type: image/png\r\n\r\n".encode(), data, f"\r\n--{boundary}--\r\n".encode()])
-    request = urllib.request.Request(url, data=body, method="PUT", headers={
-        "Content-Type": f"multipart/form-data; boundary={boundary}", "X-Xsrftoken": cookies["_streamlit_xsrf"],
-        "Cookie": "; ".join(f"{name}={value}" for name, value in cookies.items())})
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout_s)
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as answer:
-            return answer.status
-    except urllib.error.HTTPError as refusal:
-        return refusal.code
-    except (ConnectionError, urllib.error.URLError):
-        return 0
+        connection.putrequest("PUT", parts.path)
+        for name, value in {"Content-Type": f"multipart/form-data; boundary={boundary}",
+                            "Content-Length": str(len(body)), "X-Xsrftoken": cookies["_streamlit_xsrf"],
+                            "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        with contextlib.suppress(ConnectionError):  # refused before the body was read: the answer is waiting
+            connection.send(body)
+        try:
+            return connection.getresponse().status
+        except (ConnectionError, http.client.HTTPException):
+            return 0
+    finally:
+        connection.close()
 
 
 def report_hostile(visitors: list[Hostile], before: int, peak: int, server_quota_mb: int) -> bool:
