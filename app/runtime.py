@@ -11,9 +11,9 @@ each, to reload them when they change: 4 of the 6 ms of CPU a second an idle ser
 woken 10 times a second beside every visitor's run. A classroom server takes its configuration when it starts.
 
 And every run hands the script a deep copy of each widget's value, so that a script cannot change what the widget
-holds: for an uploader, a copy of every byte of every file on it. Ten photos of 19 MB took another 190 MB for each
-run of the page (13 such files: the server grew by 550 MB where its store held 250), and the Gradient lab's 200 MB
-folder was copied at every click. A file's bytes cannot be changed in place, so the copy can share them.
+holds: for an uploader, a copy of every byte of every file on it for as long as the page runs. A visitor's 13 photos
+of 19 MB (247 MB in the store) grew the server by 550 MB instead of 300 MB, and the Gradient lab's 200 MB folder was
+copied again at every click. A file's bytes cannot be changed in place, so the copy can share them.
 """
 
 import copy
