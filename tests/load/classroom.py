@@ -363,9 +363,10 @@ async def hostile_visitor(browser, number: int, base_url: str, photos: list[Path
         # From Python, HOSTILE_SCRIPT_THREADS at a time: through Playwright's driver each 19 MB took ~3.7 s of its
         # encoding, which a script does not pay, and five visitors queued behind one another there.
         urls = [f"{base_url}_stcore/upload_file/{session}/{uuid.uuid4()}" for _ in range(HOSTILE_PUTS)]
+        loop = asyncio.get_running_loop()
         with ThreadPoolExecutor(HOSTILE_SCRIPT_THREADS) as pool:
-            visitor.route_statuses = list(await asyncio.get_running_loop().run_in_executor(
-                None, lambda: list(pool.map(lambda url: put_upload(url, cookies, data, timeout_ms / 1000), urls))))
+            visitor.route_statuses = list(await asyncio.gather(
+                *(loop.run_in_executor(pool, put_upload, url, cookies, data, timeout_ms / 1000) for url in urls)))
     except Exception as exc:  # reported; the class goes on
         visitor.error = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
     finally:
