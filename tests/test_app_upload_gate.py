@@ -20,6 +20,7 @@ from streamlit.web.server.starlette import starlette_app, starlette_routes
 
 from app import upload_gate
 from resnet.upload_quota import MB, QuotaRefused, UploadLedger, UploadQuota
+from tests.e2e.app_server import upload_body
 
 ENDPOINT = "/_stcore/upload_file"
 
@@ -46,16 +47,9 @@ def account(monkeypatch):
     config.set_option("server.enableXsrfProtection", xsrf)
 
 
-def multipart(data: bytes, name: str = "photo.jpg") -> tuple[bytes, str]:
-    boundary = "quota-test-boundary"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
-            "Content-Type: image/jpeg\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
-
-
 async def put(app, session: str, file_id: str, data: bytes, *, announce: bool = True) -> tuple[int, str]:
     """One PUT through the ASGI app, the body sent in 64 KB pieces; (status, body text)."""
-    body, content_type = multipart(data)
+    body, content_type = upload_body(data)
     headers = [(b"content-type", content_type.encode())]
     if announce:
         headers.append((b"content-length", str(len(body)).encode()))

@@ -13,6 +13,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 
 from resnet.processes import command_line, rss_of, tree_pids, tree_rss_bytes  # noqa: F401 -- the load script's
@@ -34,6 +35,14 @@ def proxy_config(listen: int, backends: list[int], scratch: Path) -> str:
     text = text.replace("listen 8080;", f"listen 127.0.0.1:{listen};").replace("/tmp/resnet-explorer-", f"{scratch}/")
     assert all(f"127.0.0.1:{port}" in text for port in backends)
     return text
+
+
+def upload_body(data: bytes, name: str = "photo.jpg", mime: str = "image/jpeg") -> tuple[bytes, str]:
+    """One file as Streamlit's upload route takes it from a page: (multipart body, its Content-Type)."""
+    boundary = uuid.uuid4().hex
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\n"
+            f"Content-Type: {mime}\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
 
 
 def free_port() -> int:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import http.client
 import json
 import os
 import re
@@ -35,7 +36,9 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 import urllib.request
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,7 +50,7 @@ from playwright.async_api import Page, async_playwright  # noqa: E402
 from playwright.async_api import TimeoutError as PlaywrightTimeoutError  # noqa: E402
 
 from tests.e2e.app_server import (AppServer, command_line, free_port, proxy_config, rss_of,  # noqa: E402
-                                  tree_pids)
+                                  tree_pids, upload_body)
 from tests.e2e.streamlit_page import CHROMIUM, CHROMIUM_ARGS, finishes_a_run, streamlit_base_path_probe  # noqa: E402
 from resnet.images import MAX_PHOTOS  # noqa: E402
 
@@ -337,8 +340,6 @@ def hostile_photos(folder: Path) -> list[Path]:
 async def hostile_visitor(browser, number: int, base_url: str, photos: list[Path], timeout_ms: float) -> Hostile:
     """Drop every photo on the Predict page's uploader, then PUT HOSTILE_PUTS more straight to the upload route
     under made-up file ids with the session's own cookie and XSRF token, as a script would."""
-    import uuid
-
     visitor = Hostile(number)
     context = await browser.new_context(viewport={"width": 1000, "height": 800})
     page = await context.new_page()
@@ -378,18 +379,12 @@ def put_upload(url: str, cookies: dict[str, str], data: bytes, timeout_s: float)
     """One file PUT to Streamlit's upload route as its page would send it (multipart, XSRF header and cookie): the
     HTTP status, read even when the server answered before the body was all sent (a refusal at the door does), or 0
     when the connection closed with no answer."""
-    import http.client
-    import urllib.parse
-    import uuid
-
-    boundary = uuid.uuid4().hex
-    body = b"".join([f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="x.png"\r\n'
-                     f"Content-Type: image/png\r\n\r\n".encode(), data, f"\r\n--{boundary}--\r\n".encode()])
+    body, content_type = upload_body(data, "x.png", "image/png")
     parts = urllib.parse.urlsplit(url)
     connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=timeout_s)
     try:
         connection.putrequest("PUT", parts.path)
-        for name, value in {"Content-Type": f"multipart/form-data; boundary={boundary}",
+        for name, value in {"Content-Type": content_type,
                             "Content-Length": str(len(body)), "X-Xsrftoken": cookies["_streamlit_xsrf"],
                             "Cookie": "; ".join(f"{k}={v}" for k, v in cookies.items())}.items():
             connection.putheader(name, value)
