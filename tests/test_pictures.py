@@ -6,7 +6,9 @@ import numpy as np
 
 from resnet import images
 from resnet.explaining import FeatureMaps
-from resnet.pictures import feature_grid, overlay
+from PIL import Image
+
+from resnet.pictures import feature_grid, heat_colours, overlay
 
 CAT = Path(__file__).resolve().parents[1] / "assets" / "samples" / "cat_chelsea.jpg"
 
@@ -22,6 +24,15 @@ def test_overlay_is_the_crop_tinted_by_the_heat_map():
     cold_y, cold_x = 6 * 32 + 16, 16
     assert int(tinted[cold_y, cold_x, 2]) - int(tinted[cold_y, cold_x, 0]) > (int(crop[cold_y, cold_x, 2])
                                                                                 - int(crop[cold_y, cold_x, 0]))
+
+
+def test_overlay_matches_the_blend_computed_in_floats():
+    crop = images.crop_for_model(images.read_image_file(CAT))
+    heat = np.random.default_rng(3).random((7, 7)).astype(np.float32)
+    upsampled = np.asarray(Image.fromarray(heat, mode="F").resize((224, 224), Image.Resampling.BILINEAR))
+    exact = 0.55 * crop.astype(np.float64) + 0.45 * heat_colours(np.clip(upsampled, 0, 1))
+    difference = np.abs(overlay(crop, heat).astype(np.float64) - exact)
+    assert difference.max() <= 2.5 and difference.mean() < 1.0  # the colour table's 256 levels, Pillow's rounding
 
 
 def test_feature_grid_tiles_channels_row_by_row():
