@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-import sys
 
 from resnet import bench
 from resnet.bench import SECTIONS, format_section
+from resnet.commands.options import print_json
 from resnet.errors import UserError
 
 
@@ -29,8 +28,7 @@ def main(args) -> int:
         raise UserError(f"--runs must be at least 1, not {args.runs}")
     sections = bench.run(args.runs, args.only, on_section=None if args.json else _print_section)
     if args.json:
-        json.dump(bench.to_json(sections), sys.stdout, indent=2)
-        print()
+        print_json(bench.to_json(sections))
     return 0
 
 

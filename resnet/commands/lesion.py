@@ -3,10 +3,8 @@ al. 2016)."""
 
 from __future__ import annotations
 
-import json
-import sys
 
-from resnet.commands.options import add_photo_arguments, load_photo
+from resnet.commands.options import add_photo_arguments, load_photo, print_json
 from resnet.errors import UserError
 from resnet.inference import UNTRAINED_LABEL, top_scores
 from resnet.lesion import LesionNet, removal_name
@@ -62,8 +60,7 @@ def main(args) -> int:
                     for removed, row, kept in zip(result.removed, result.lesioned, result.kept, strict=True)],
     }
     if args.json:
-        json.dump(document, sys.stdout, indent=2)
-        print()
+        print_json(document)
     else:
         print(format_lesions(document))
     return 0

@@ -1,8 +1,10 @@
-"""The options several sub-commands share, and what they load: which network (`summary`, `diagram`), and which
-classifier and photo (`predict`, `lesion`, `shortcuts`). Not a sub-command itself (see COMMANDS)."""
+"""The options several sub-commands share, what they load (which network for `summary` and `diagram`, which
+classifier and photo for `predict`, `lesion`, `shortcuts`), and how they print --json. Not a sub-command itself (see
+COMMANDS)."""
 
 from __future__ import annotations
 
+import json
 import sys
 
 from resnet import images
@@ -70,3 +72,11 @@ def load_photo(args):
     classifier = load_classifier(args, engine="tf", warm_up=False)
     crop = images.crop_for_model(rgb, classifier.input_size, crop_mode=args.crop_mode)
     return classifier, crop, images.preprocess(crop, classifier.preprocessing)
+
+
+# ---- output ------------------------------------------------------------------------------------------------------
+
+def print_json(document) -> None:
+    """A command's --json answer on stdout, indented, ending with a newline (notes go to stderr)."""
+    json.dump(document, sys.stdout, indent=2)
+    print()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import sys
 
 from resnet import engines, images
-from resnet.commands.options import add_network_arguments, load_classifier
+from resnet.commands.options import add_network_arguments, load_classifier, print_json
 from resnet.devices import PRECISIONS
 from resnet.errors import ImageError, UserError
 
@@ -59,8 +58,7 @@ def main(args) -> int:
     predictions = classifier.classify(decoded, names=names, top=args.top)
 
     if args.json:
-        json.dump([p.to_json(cam=args.cam) for p in predictions], sys.stdout, indent=2)
-        print()
+        print_json([p.to_json(cam=args.cam) for p in predictions])
     else:
         for prediction in predictions:
             print(format_prediction(prediction, classifier.weights_source))

@@ -3,11 +3,10 @@ effective one (Luo et al. 2016), in the residual network and in its plain twin."
 
 from __future__ import annotations
 
-import json
-import sys
 
 from resnet import images
 from resnet.architectures import build, get
+from resnet.commands.options import print_json
 from resnet.errors import UserError
 from resnet.receptive import FieldProbe, field_layers, noise_images, plain_twin
 
@@ -84,8 +83,7 @@ def main(args) -> int:
         "inputs": described,
     }
     if args.json:
-        json.dump(document, sys.stdout, indent=2)
-        print()
+        print_json(document)
     else:
         print(format_fields(document))
     return 0

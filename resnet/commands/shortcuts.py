@@ -3,10 +3,8 @@ what the shortcut carries — for one photo."""
 
 from __future__ import annotations
 
-import json
-import sys
 
-from resnet.commands.options import add_photo_arguments, load_photo
+from resnet.commands.options import add_photo_arguments, load_photo, print_json
 from resnet.inference import UNTRAINED_LABEL
 from resnet.shortcuts import ShortcutProbe
 
@@ -28,10 +26,8 @@ def main(args) -> int:
     classifier, _, model_input = load_photo(args)
     signals = ShortcutProbe(classifier.model, args.arch)(model_input)
     if args.json:
-        json.dump({"file": args.image, "arch": args.arch, "pretrained": classifier.pretrained,
-                   "weights": classifier.weights_source, "blocks": [s.to_json() for s in signals]}, sys.stdout,
-                  indent=2)
-        print()
+        print_json({"file": args.image, "arch": args.arch, "pretrained": classifier.pretrained,
+                    "weights": classifier.weights_source, "blocks": [s.to_json() for s in signals]})
         return 0
     print(f"{args.image}: {args.arch}, weights: {classifier.weights_source}")
     if not classifier.pretrained:
