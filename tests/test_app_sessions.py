@@ -2,11 +2,8 @@
 
 import inspect
 import json
-import subprocess
-import sys
 import textwrap
 import time
-from pathlib import Path
 
 from streamlit.runtime import websocket_session_manager
 from streamlit.runtime.app_session import AppSession
@@ -17,8 +14,8 @@ from streamlit.runtime.state.session_state import SessionState
 from streamlit.web.server import server
 
 from app.sessions import EndingSessionStorage
+from tests.fresh_python import run_python
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 class Tab:
@@ -98,9 +95,7 @@ def test_a_freeze_at_start_keeps_what_lasts_out_of_collections_and_waits_for_no_
         print(json.dumps({"refused": refused, "after_refusal": after_refusal, "frozen": frozen, "count": count,
                           "before_kept": before_ref() is not None, "after_kept": after_ref() is not None}))
     """)
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          check=True)
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result = json.loads(run_python(code))
     assert result["refused"] is False and result["after_refusal"] == 0  # a session alive: nothing frozen
     assert result["frozen"] is True and result["count"] > 50_000  # the lasting objects, and the modules' own
     # What was made after the freeze still goes at a collection; a cycle alive at the freeze never does (which is

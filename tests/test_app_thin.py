@@ -7,9 +7,6 @@ roles in this process, served by uvicorn on 127.0.0.1: tests/conftest.py's `loca
 """
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +14,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.e2e.app_server import free_port
+from tests.fresh_python import run_python
 from tests.test_app_predict import page as predict_page  # the Predict page run once, with no exception
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,10 +48,7 @@ print(json.dumps(seen))
 
 def run_thin_pages(env: dict) -> dict:
     code = CHILD.format(root=str(ROOT), modules=THIN_MODULES, pages=THIN_PAGES, heavy=HEAVY)
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **env})
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return json.loads(run_python(code, timeout=300, env=env))
 
 
 @pytest.fixture(scope="module")

@@ -1,12 +1,10 @@
 """resnet.processes: the memory of a whole process tree, as the cold bench and the load tests read it."""
 
-import subprocess
 import sys
-from pathlib import Path
 
 from resnet.processes import run_measured
+from tests.fresh_python import run_python
 
-ROOT = Path(__file__).resolve().parents[1]
 
 ALLOCATE = "import time; block = bytearray({mb} << 20); block[::4096] = b'x' * len(block[::4096]); time.sleep(0.5)"
 
@@ -52,8 +50,6 @@ print((rss_of(os.getpid()) - before) >> 20)
 def test_with_large_blocks_straight_back_freed_uploads_leave_the_process_at_once():
     held = {}
     for mode in ("default", "straight-back"):
-        done = subprocess.run([sys.executable, "-c", FREED_UPLOADS, mode], cwd=ROOT, capture_output=True, text=True,
-                              timeout=60, check=True)
-        held[mode] = int(done.stdout.strip().splitlines()[-1])
+        held[mode] = int(run_python(FREED_UPLOADS, mode, timeout=60))
     assert held["straight-back"] <= 5, held  # of 190 MB let go
     assert held["default"] >= 100, held  # glibc's default kept them: the reason for the call

@@ -2,8 +2,6 @@
 the in-process Classifier does, in a process that never loads TensorFlow."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -14,6 +12,7 @@ from resnet.serving.answer import WeightsChoice, choose_weights
 from resnet.engines import with_pixel_steps
 from resnet.serving.export import MANIFEST
 from resnet.weights import MD5
+from tests.fresh_python import loaded, run_python
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +110,5 @@ def test_the_answer_process_imports_no_tensorflow(answer_ir):
             "import numpy as np\n"
             "prediction = answer.answer(np.zeros((2, 224, 224, 3), np.uint8))[0]\n"
             "assert len(prediction.cams) == 5, prediction\n"
-            "print(','.join(sorted(m for m in ('tensorflow', 'keras', 'jax') if m in sys.modules)) or 'none')\n")
-    done = subprocess.run([sys.executable, "-c", code], cwd=paths.ROOT, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip().splitlines()[-1] == "none"
+            + loaded(("tensorflow", "keras", "jax")))
+    assert run_python(code, timeout=300) == "none"

@@ -2,8 +2,6 @@
 the library's objects, retries an idempotent request once, and says in one line when the tier is down."""
 
 import socket
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -16,6 +14,7 @@ from resnet.answers import Prediction
 from resnet.errors import ImageError, UserError
 from resnet.serving.client import RemoteClassifier, ServeClient, ServeUnavailable
 from tests.serving_support import served
+from tests.fresh_python import loaded, run_python
 
 
 @pytest.fixture(scope="module")
@@ -114,8 +113,5 @@ def test_the_pages_side_and_the_ingress_import_no_tensorflow(local_tier):
             "from resnet import paths\n"
             "[prediction] = remote.classify_each([('cat', paths.FIRST_SAMPLE.read_bytes())])\n"
             "assert len(prediction.cams) == 5 and remote.shortcuts(prediction)\n"
-            "print(','.join(sorted(m for m in ('tensorflow', 'keras', 'openvino', 'ray') if m in sys.modules)) "
-            "or 'none')\n")
-    done = subprocess.run([sys.executable, "-c", code], cwd=paths.ROOT, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.strip().splitlines()[-1] == "none"
+            + loaded(("tensorflow", "keras", "openvino", "ray")))
+    assert run_python(code, timeout=300) == "none"
