@@ -24,6 +24,13 @@ def server_problem(what: str, exc: BaseException) -> str:
     return f"{what}: something went wrong on the server; its log says why, and {FIX_IT}."
 
 
+def misconfigured(what: str, exc: BaseException) -> str:
+    """A setting of the operator's that is not valid (a RESNET_* variable): the log says which and why; the visitor
+    reads what it stops."""
+    LOG.warning("%s: %s", what, exc)
+    return f"{what}: one of this server's settings is not valid; {FIX_IT}."
+
+
 def weights_missing(title: str) -> str:
     """The Predict page's line when the server has no ImageNet weights for the network."""
     return (f"This server has no ImageNet weights for {title}, so every result below comes from random weights: "

@@ -9,10 +9,11 @@ with `RunRefused` and a message that says which bound was hit and what to do.
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 
+from resnet import settings
 from resnet.errors import RunRefused
+from resnet.settings import check_positive
 
 # Environment variable -> Limits field. Kept beside the dataclass so the two cannot drift apart.
 ENVIRONMENT = {
@@ -52,25 +53,12 @@ class Limits:
     max_slice_side: int = 9  # the 2-D slice is a side × side grid: 81 passes per net at most
 
     def __post_init__(self):
-        for field in dataclasses.fields(self):
-            if getattr(self, field.name) <= 0:
-                raise ValueError(f"limit {field.name} must be positive, got {getattr(self, field.name)}")
+        check_positive(self, "limit")
 
     @classmethod
     def from_environment(cls, environ=None) -> Limits:
         """Defaults, with any `RESNET_MAX_*` variable in `environ` (default: os.environ) taking their place."""
-        environ = os.environ if environ is None else environ
-        overrides = {}
-        for variable, field_name in ENVIRONMENT.items():
-            if variable not in environ:
-                continue
-            kind = float if field_name == "max_run_seconds" else int
-            try:
-                overrides[field_name] = kind(environ[variable])
-            except ValueError:
-                raise RunRefused(f"{variable}={environ[variable]!r} is not a number; "
-                                 "unset it or give a number") from None
-        return cls(**overrides)
+        return settings.from_environment(cls, ENVIRONMENT, environ, RunRefused)
 
     def check(self, *, steps: int, batch: int, image_size: int) -> None:
         """Refuse a run whose size is over a limit (or not a sensible size at all)."""

@@ -13,12 +13,13 @@ session so that the page can say, in one line, what happened to files the browse
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 import time
 
+from resnet import settings
 from resnet.errors import UserError
 from resnet.images import MAX_PHOTOS
+from resnet.settings import check_positive
 
 MB = 1024 * 1024
 
@@ -56,26 +57,12 @@ class UploadQuota:
     wait_seconds: float = 120.0  # how long a request may wait for a place before it is refused
 
     def __post_init__(self):
-        for field in dataclasses.fields(self):
-            if getattr(self, field.name) <= 0:
-                raise ValueError(f"upload quota {field.name} must be positive, got {getattr(self, field.name)}")
+        check_positive(self, "upload quota")
 
     @classmethod
     def from_environment(cls, environ=None) -> UploadQuota:
         """Defaults, with any variable of ENVIRONMENT in `environ` (default: os.environ) taking their place."""
-        environ = os.environ if environ is None else environ
-        overrides = {}
-        for variable, field_name in ENVIRONMENT.items():
-            if variable in environ:
-                try:
-                    overrides[field_name] = int(environ[variable])
-                except ValueError:
-                    raise UserError(f"{variable}={environ[variable]!r} is not a whole number; unset it or give "
-                                    "one") from None
-        try:
-            return cls(**overrides)
-        except ValueError as exc:
-            raise UserError(f"{exc}; fix the RESNET_*UPLOAD* variables") from None
+        return settings.from_environment(cls, ENVIRONMENT, environ, UserError)
 
     @property
     def fits_a_class(self) -> bool:

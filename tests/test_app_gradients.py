@@ -256,3 +256,24 @@ def test_a_hand_made_data_set_name_outside_the_list_is_refused(data_root, value)
     at.button(key="start").click().run()
     assert "not one of the choices for server_folder" in at.error[0].value
     assert "gradient_run" not in at.session_state
+
+
+def test_a_limit_set_to_a_negative_number_is_one_line_for_the_visitor_and_the_variable_goes_to_the_log(monkeypatch,
+                                                                                                        caplog):
+    from app import notices
+    from app.resources import limits
+
+    monkeypatch.setenv("RESNET_MAX_STEPS", "-1")
+    limits.clear()
+    notices.LOG.addHandler(caplog.handler)  # Streamlit's loggers do not propagate to pytest's
+    try:
+        at = AppTest.from_file(PAGE, default_timeout=120).run()
+    finally:
+        notices.LOG.removeHandler(caplog.handler)
+        limits.clear()  # the next test reads the real environment again
+    assert not at.exception
+    assert [e.value for e in at.error] == ["The Gradient lab cannot train on this server just now: one of this "
+                                           "server's settings is not valid; the person running this server can fix "
+                                           "it (the README says how)."]
+    assert not at.number_input and not at.button  # nothing to start a run with
+    assert "RESNET_MAX_STEPS='-1' must be above 0" in caplog.text

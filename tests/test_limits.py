@@ -29,7 +29,7 @@ def test_upload_and_class_limits_have_their_own_variables():
 
 
 def test_a_malformed_environment_variable_is_named():
-    with pytest.raises(RunRefused, match="RESNET_MAX_BATCH='lots' is not a number"):
+    with pytest.raises(RunRefused, match="RESNET_MAX_BATCH='lots' is not a whole number"):
         Limits.from_environment({"RESNET_MAX_BATCH": "lots"})
 
 

@@ -131,7 +131,11 @@ st.markdown(
     "instead, so its early layers barely learn; with shortcuts, the norms stay within a small factor from input "
     "to output, and the deep residual net trains while the deep plain one lags (He et al., 2016).")
 
-bounds = limits()
+try:
+    bounds = limits()
+except RunRefused as exc:  # an operator's RESNET_MAX_* that is not a positive number
+    st.error(notices.misconfigured("The Gradient lab cannot train on this server just now", exc))
+    st.stop()
 running = current_run() is not None and current_run().running
 with st.expander("Run settings", expanded=current_run() is None):
     left, middle, right = st.columns(3)
