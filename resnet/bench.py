@@ -18,6 +18,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -79,12 +80,19 @@ class Context:
 
     @cached_property
     def classifier(self):
-        """The app's classifier ("auto" engine), built as the app builds it, warm-up included."""
+        """A Classifier of the "auto" engine for the soonest single answer (OpenVINO's latency hint: every core on
+        each photo), warm-up included: bytes → top-5 at its fastest, what a served upload's CPU is held to."""
         began = time.perf_counter()
         classifier = Classifier(self.model, pretrained=False, weights_source="random (bench)", arch=self.arch)
         self.build_times[f"Classifier({classifier.engine.name}) incl. warm-up"] = _ms_since(began)
         self.first_calls[classifier.engine.name] = classifier.first_call_ms
         return classifier
+
+    @cached_property
+    def served_classifier(self):
+        """The classifier as the app's server makes it (app/classifier.py): OpenVINO's throughput streams."""
+        return Classifier(self.model, pretrained=False, weights_source="random (bench)", arch=self.arch,
+                          hint="throughput")
 
     @cached_property
     def engines(self) -> dict:
@@ -130,12 +138,12 @@ def interleaved(cases: dict[str, Callable[[], object]], runs: int, warm: int = 2
 
 
 def warm_paths(context: Context) -> Section:
-    """Forward pass per engine and the app's bytes → top-5, in one interleaved loop so the ratios are fair."""
+    """Forward pass per engine and a classifier's bytes → top-5, in one interleaved loop so the ratios are fair."""
     classifier, photo = context.classifier, context.photo
     x1 = context.batch(1)
     cases = {f"forward {name}": (lambda engine=engine: engine(x1)) for name, engine in context.engines.items()}
     named = [(FIRST_SAMPLE.name, photo)]
-    cases["bytes → top-5 (app)"] = lambda: classifier.classify_each(named)
+    cases["bytes → top-5"] = lambda: classifier.classify_each(named)
     # Where the app's time goes besides the forward pass (an engine that takes uint8 crops scales them in its graph):
     picture = images.open_image(photo)
     crop = images.crop_for_model(picture)
@@ -150,7 +158,7 @@ def warm_paths(context: Context) -> Section:
     section.timings = [Timing(name, medians[name], context.runs) for name in cases]
     section.data["classifier_engine"] = classifier.engine.name
     section.data["device"] = classifier.device
-    app = medians["bytes → top-5 (app)"]
+    app = medians["bytes → top-5"]
     fp32 = {name: medians[f"forward {name}"] for name in context.engines if not name.endswith("bf16")}
     fastest = min(fp32, key=fp32.get)
     ratio = app / fp32[fastest]
@@ -347,16 +355,51 @@ def cold(context: Context) -> Section:
     return section
 
 
+def serving(context: Context) -> Section:
+    """The app's engine (OpenVINO's throughput streams) against the soonest single answer (its latency hint): one
+    photo alone, and two callers at once as a class's uploads meet, wall time and CPU time per photo."""
+    section = Section("serving", "The server's engine against the soonest answer, bytes → top-5 (median of "
+                                 f"{context.runs} interleaved runs)")
+    if not engines.openvino_available():
+        section.lines.append("not measured: OpenVINO is not installed (the app answers with TensorFlow)")
+        return section
+    named = [(FIRST_SAMPLE.name, context.photo)]
+    served, fastest = context.served_classifier, context.classifier
+    pool = ThreadPoolExecutor(2)
+
+    def two_callers(classifier) -> float:  # CPU seconds of this process for the two photos
+        began = time.process_time()
+        list(pool.map(lambda _: classifier.classify_each(named), range(2)))
+        return time.process_time() - began
+
+    cpu: dict[str, list[float]] = {"latency": [], "throughput": []}
+    cases = {"one photo alone, latency": lambda: fastest.classify_each(named),
+             "one photo alone, throughput (the app)": lambda: served.classify_each(named),
+             "two at once, latency": lambda: cpu["latency"].append(two_callers(fastest)),
+             "two at once, throughput (the app)": lambda: cpu["throughput"].append(two_callers(served))}
+    times = interleaved(cases, context.runs)
+    pool.shutdown()
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    section.timings = [Timing(name, medians[name], context.runs) for name in cases]
+    per_photo = {hint: statistics.median(values) / 2 * 1000 for hint, values in cpu.items()}
+    section.lines.append(f"CPU per photo, two at once: latency {per_photo['latency']:.1f} ms, throughput "
+                         f"{per_photo['throughput']:.1f} ms ({per_photo['throughput'] / per_photo['latency']:.2f}×); "
+                         f"{served.engine.parallel} streams. A served class's pages share these cores: "
+                         "`tests/load/classroom.py` measures the CPU per upload there")
+    section.data.update(cpu_per_photo_ms=per_photo, streams=served.engine.parallel)
+    return section
+
+
 def answers_first(context: Context) -> Section:
     """A class at once, in one process: 30 threads each ask for a top-5 then the Grad-CAM of its top class (the
     page's default: from the answer's own feature map, resnet.explaining), against the same 30 top-5s alone; and,
     for comparison, the same Grad-CAM taken by the gradient (queued behind the answers by resnet.lanes)."""
-    classifier, named = context.classifier, [(FIRST_SAMPLE.name, context.photo)]
+    classifier, named = context.served_classifier, [(FIRST_SAMPLE.name, context.photo)]  # as the app serves
     layer = grad_cam_layer(classifier.model)
     classifier.explainer.warm_up(layer)
     # The baseline: the same engine answering with the probabilities alone, as before the CAM came with them.
     top5_only = Classifier(context.model, pretrained=False, weights_source="random (bench)", arch=context.arch,
-                           engine=classifier.engine.name, heat_maps=False)
+                           engine=classifier.engine.name, heat_maps=False, hint=classifier.hint)
 
     def by_gradient(prediction):
         with classifier.explaining():
@@ -423,9 +466,9 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports kilobytes
 
 
-SECTIONS: list[Callable[[Context], Section]] = [cold, warm_paths, engine_choice, precision, batching, model_predict,
-                                                first_calls, answers_first, training_overhead, lesions, memory,
-                                                budget]
+SECTIONS: list[Callable[[Context], Section]] = [cold, warm_paths, serving, engine_choice, precision, batching,
+                                                model_predict, first_calls, answers_first, training_overhead,
+                                                lesions, memory, budget]
 
 
 def run(runs: int = 20, only: list[str] | None = None,

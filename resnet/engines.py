@@ -37,6 +37,13 @@ from resnet.explaining import cam_head
 
 _INPUT_NAME = "input"
 
+# OpenVINO's performance hints. Measured on 2 cores (AVX2 EPYC), ResNet-50 fp32, one run: "latency" answers one photo
+# in 60.7 ms of wall time and 121 ms of CPU, two callers at once 64.4 ms a photo; "throughput" (2 streams of 1
+# thread) one photo in 114 ms, two callers 60.6 ms a photo, 114–118 ms of CPU. In a served class, where the page's
+# threads and the event loop share the cores, the latency mode's two threads wait on each other at every layer:
+# 145–150 ms of CPU a photo against 100 ms in one stream (per-thread CPU of a `make run` server, six uploads at once).
+HINTS = ("latency", "throughput")
+
 
 @dataclass(frozen=True)
 class EngineKind:
@@ -136,6 +143,7 @@ class TensorFlowEngine:
     map where the network's heat maps come from it (`explaining.cam_head`): one call answers and explains."""
 
     takes_pixels = False  # it takes preprocessed float32 batches
+    parallel = 1  # calls it computes side by side to advantage: one, which spreads over every core
 
     def __init__(self, model: keras.Model, name: str = "tf", precision: str = "fp32", *, features: bool = True):
         """`features=False`: the probabilities alone (a caller that shows no heat map, and bench's baseline)."""
@@ -168,14 +176,25 @@ class TensorFlowEngine:
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return self.answer(batch)[0]
 
+    def warm(self, batch: np.ndarray) -> None:
+        """Trace the forward pass now, not at a visitor's first call."""
+        self.answer(batch)
+
 
 class OpenVinoEngine:
     """OpenVINO's CPU runtime on the graph of a TensorFlowEngine, converted in this process; it answers with the
     same outputs as its source."""
 
-    def __init__(self, source: TensorFlowEngine, precision: str = "fp32", *, pixels: str | None = None):
+    def __init__(self, source: TensorFlowEngine, precision: str = "fp32", *, pixels: str | None = None,
+                 hint: str = "latency"):
         """`pixels`: a preprocessing mode (PIXEL_STEPS): the engine then takes uint8 crops and scales them in its
-        own graph (the answering path's 0.1–0.2 ms of numpy, and a float32 copy four times the size, gone)."""
+        own graph (the answering path's 0.1–0.2 ms of numpy, and a float32 copy four times the size, gone).
+
+        `hint` (HINTS): "latency", every core on each call, the soonest single answer (the CLI, bench); or
+        "throughput", OpenVINO's streams, each call on cores of its own and `parallel` calls side by side: what a
+        server of many sessions wants (see HINTS)."""
+        if hint not in HINTS:
+            raise ValueError(f"hint must be one of {HINTS}, not {hint!r}")
         openvino = devices.import_openvino()
         self.name = "openvino"
         self.precision = precision
@@ -188,8 +207,11 @@ class OpenVinoEngine:
             converted = with_pixel_steps(converted, pixels)
         # The hint is explicit: on CPUs with bf16 instructions OpenVINO would otherwise choose bf16 by itself, and
         # fp32 must mean what keras.applications computes.
-        config = {"INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32", "PERFORMANCE_HINT": "LATENCY"}
+        config = {"INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
+                  "PERFORMANCE_HINT": hint.upper()}
         self._compiled = openvino.Core().compile_model(converted, "CPU", config)
+        self.hint = hint
+        self.parallel = int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
         # The outputs by rank, not by position: probabilities are (batch, classes), the feature map has 4 axes.
         ranks = [output.get_partial_shape().rank.get_length() for output in self._compiled.outputs]
         self._probabilities = ranks.index(2)
@@ -219,14 +241,24 @@ class OpenVinoEngine:
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         return self.answer(batch)[0]
 
+    def warm(self, batch: np.ndarray) -> None:
+        """Run each of its `parallel` requests once, so that no visitor's call is a request's first (OpenVINO
+        allocates a request's memory and plans it then)."""
+        requests = [self._compiled.create_infer_request() for _ in range(self.parallel)]
+        for request in requests:
+            request.infer(np.ascontiguousarray(batch, dtype=np.uint8 if self.takes_pixels else np.float32))
+            self._idle_requests.put(request)
+
 
 def make_engine(model: keras.Model, engine: str | None = None, precision: str | None = None, *,
-                source: TensorFlowEngine | None = None, features: bool = True, pixels: str | None = None):
+                source: TensorFlowEngine | None = None, features: bool = True, pixels: str | None = None,
+                hint: str = "latency"):
     """The engine named (None: RESNET_ENGINE, else "auto") at `precision` (None: RESNET_PRECISION, else fp32) for
     `model`, which stays untouched. `source`: a fp32 TensorFlowEngine of `model` already traced (the app's first
     engine), which OpenVINO converts instead of tracing another (its outputs are the converted engine's).
     `features`: whether it answers with the last feature map too. `pixels`: the model's preprocessing mode, for an
-    engine that may take uint8 crops and scale them itself (OpenVINO does; check the engine's `takes_pixels`)."""
+    engine that may take uint8 crops and scale them itself (OpenVINO does; check the engine's `takes_pixels`).
+    `hint`: OpenVINO's performance hint (HINTS); TensorFlow has none."""
     engine = engine or default_engine()
     precision = precision or default_precision()
     check_precision(precision, engine)
@@ -235,7 +267,8 @@ def make_engine(model: keras.Model, engine: str | None = None, precision: str | 
         return TensorFlowEngine(model, "tf", precision, features=features)
     if chosen == "tf-folded" or (precision == "bf16" and devices.has_gpu()):
         return TensorFlowEngine(fold_batch_norm(model), "tf-folded", precision, features=features)
-    return OpenVinoEngine(source or TensorFlowEngine(model, "tf", features=features), precision, pixels=pixels)
+    return OpenVinoEngine(source or TensorFlowEngine(model, "tf", features=features), precision, pixels=pixels,
+                          hint=hint)
 
 
 def with_pixel_steps(converted, pixels: str):

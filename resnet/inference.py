@@ -45,9 +45,10 @@ class Classifier:
     """One model, one compiled forward pass, shared by every caller (thread-safe).
 
     Requests go through two lanes, `concurrency` at a time in each (`resnet.lanes`): answers (the forward pass
-    behind a top-5 and its heat maps) and explanations (Grad-CAM by the gradient, feature maps, and what holds
-    `explaining()`); an explanation starts only while no answer is computing or waiting, so a class's top-5s come
-    before its other explanations.
+    behind a top-5 and its heat maps; as many at once as the engine computes side by side, `engine.parallel`, when
+    that is more) and explanations (Grad-CAM by the gradient, feature maps, and what holds `explaining()`); an
+    explanation starts only while no answer is computing or waiting, so a class's top-5s come before its other
+    explanations.
 
     `background=True` (the app): when the engine wanted needs converting (engines.KINDS), answer at once with TensorFlow
     and switch to the converted engine when a background thread has it ready (`switched`). Each
@@ -58,7 +59,7 @@ class Classifier:
                  weights_problem: str | None = None, engine: str | None = None, precision: str | None = None,
                  crop_mode: str = "center", warm_up: bool = True, concurrency: int = 1, background: bool = False,
                  heat_maps: bool = True, labels: Sequence[tuple[str, str]] | None = None,
-                 preprocessing: str | None = None, identity: str | None = None):
+                 preprocessing: str | None = None, identity: str | None = None, hint: str = "latency"):
         self.model = model
         self.weights_problem = weights_problem  # why ImageNet weights were not used, when they were asked for
         self.arch_name = arch or model.name
@@ -75,6 +76,11 @@ class Classifier:
         # the engines return the probabilities alone, e.g. `predict` without --cam).
         self.cam_head = cam_head(model) if heat_maps else None
         self.precision = precision or engines.default_precision()
+        # OpenVINO's performance hint (engines.HINTS): "latency" for the soonest single answer (the CLI); a server
+        # of many sessions asks for "throughput", and its answers lane is then as wide as the engine's streams.
+        if hint not in engines.HINTS:
+            raise ValueError(f"hint must be one of {engines.HINTS}, not {hint!r}")
+        self.hint = hint
         requested = engine or engines.default_engine()
         engines.check_precision(self.precision, requested)
         self._lock = threading.Lock()
@@ -88,7 +94,7 @@ class Classifier:
         convert = background and engines.KINDS[wanted].converts
         # Answering at once means plain TensorFlow: even folding BatchNorm (a second) is left to the background.
         self.engine = engines.make_engine(model, "tf" if convert else requested, self.precision, features=heat_maps,
-                                          pixels=self.preprocessing)
+                                          pixels=self.preprocessing, hint=hint)
         self.first_call_ms = self.warm_up() if warm_up else None
         if convert:  # after the warm-up, so the first answers do not share the cores with the conversion
             self._converting.add(self.precision)
@@ -174,8 +180,8 @@ class Classifier:
         source = self._engines.get("fp32")
         source = source if isinstance(source, engines.TensorFlowEngine) else None  # the one traced at start
         converted = engines.make_engine(self.model, engine, precision, source=source,
-                                        features=self.cam_head is not None, pixels=self.preprocessing)
-        converted(np.zeros((1, *self.input_size, 3), np.float32))  # OpenVINO plans its first call: warm it
+                                        features=self.cam_head is not None, pixels=self.preprocessing, hint=self.hint)
+        converted.warm(np.zeros((1, *self.input_size, 3), np.float32))
         with self._lock:
             self._engines[precision] = converted
 
@@ -200,17 +206,17 @@ class Classifier:
                                      name=f"convert-{self.arch_name}-{precision}").start()
             return self.engine
         made = engines.make_engine(self.model, None, precision, features=self.cam_head is not None,
-                                   pixels=self.preprocessing)
+                                   pixels=self.preprocessing, hint=self.hint)
         with self._lock:
             return self._engines.setdefault(precision, made)
 
     # --- classification ------------------------------------------------------------------------------------------
 
     def warm_up(self) -> float:
-        """Run the forward pass once (tracing it, or letting OpenVINO plan it); returns that call's ms."""
+        """Run the forward pass once (tracing it, or letting OpenVINO plan each of its requests); returns the ms."""
         start = time.perf_counter()
         with self._lanes.answer():
-            self.engine(np.zeros((1, *self.input_size, 3), np.float32))
+            self.engine.warm(np.zeros((1, *self.input_size, 3), np.float32))
         return (time.perf_counter() - start) * 1000
 
     def classify(self, items: Sequence[bytes | np.ndarray], *, names: Sequence[str] | None = None,
@@ -250,7 +256,7 @@ class Classifier:
             batch = np.stack(crops[first:first + ENGINE_BATCH])
             if not engine.takes_pixels:  # an engine that does not scale uint8 crops in its own graph
                 batch = images.preprocess(batch, self.preprocessing)
-            with self._lanes.answer():
+            with self._lanes.answer(max(engine.parallel, self._lanes.width)):
                 parts.append(engine.answer(batch))
         probabilities = np.concatenate([p for p, _ in parts])
         features = None if parts[0][1] is None else np.concatenate([f for _, f in parts])

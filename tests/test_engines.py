@@ -5,6 +5,7 @@ the GPU and bf16 paths are decided and tested here too; the engines themselves r
 """
 
 import gc
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -148,10 +149,15 @@ def test_openvino_owns_its_weights_once_the_tensorflow_net_it_came_from_is_freed
     del reused
 
 
-def test_threads_sharing_an_openvino_engine_each_get_their_own_answer(model, sample_batch, expected):
+@pytest.mark.parametrize("hint", engines.HINTS)
+def test_threads_sharing_an_openvino_engine_each_get_their_own_answer(model, sample_batch, expected, hint):
     # A class's sessions call one engine from many threads; OpenVINO's CompiledModel.__call__ reuses one infer
-    # request, whose input and output buffers two threads would overwrite.
-    engine = engines.make_engine(model, "openvino", "fp32")
+    # request, whose input and output buffers two threads would overwrite. In throughput mode they compute at once.
+    engine = engines.make_engine(model, "openvino", "fp32", hint=hint)
+    if hint == "latency":
+        assert engine.parallel == 1
+    else:  # OpenVINO's streams: one a core here, each call on cores of its own
+        assert engine.parallel >= min(2, os.cpu_count())
     with ThreadPoolExecutor(6) as pool:
         answers = list(pool.map(lambda i: engine(sample_batch[i % 3][np.newaxis])[0], range(36)))
     for i, answer in enumerate(answers):
@@ -210,11 +216,12 @@ def test_bf16_is_refused_where_it_would_be_slow_unless_tensorflow_is_named():
 def test_a_background_classifier_answers_with_tensorflow_then_switches_to_openvino(model):
     photo = (SAMPLES / "cat_chelsea.jpg").read_bytes()
     classifier = Classifier(model, pretrained=True, weights_source="test", arch="resnet50", engine="auto",
-                            precision="fp32", background=True)
+                            precision="fp32", background=True, hint="throughput")  # as the app makes it
     first = classifier.classify_each([("cat", photo)])[0]
     assert classifier.switched.wait(120)
     after = classifier.classify_each([("cat", photo)])[0]
     assert first.engine in ("tf", "openvino") and after.engine == "openvino"
+    assert classifier.engine.hint == "throughput"
     assert [s.index for s in first.top] == [s.index for s in after.top]
     # Plain TensorFlow in graph mode (its own conv+BatchNorm fusions) against OpenVINO on the folded net: the
     # rounding of two kernel libraries over 50 layers, as between the folded and unfolded nets above.
