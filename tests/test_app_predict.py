@@ -130,6 +130,26 @@ def test_a_new_photo_in_a_place_starts_from_its_own_top_class():
     assert at.selectbox(key="cam_class_0_cup.jpg").options[0].endswith(f"(#{cup_top})")
 
 
+def test_the_example_photo_steps_aside_for_the_visitors_own_and_samples_they_picked_stay():
+    at = page()
+    assert [s.value for s in at.subheader] == ["cat_chelsea.jpg"]  # the example the page opens with
+    at.file_uploader[0].upload("cup.jpg", CUP.read_bytes(), "image/jpeg").run()
+    assert not at.exception
+    assert [s.value for s in at.subheader] == ["cup.jpg"] and at.multiselect[0].value == []
+    assert not [w.value for w in at.warning if "Session State" in w.value]  # the widget was set the documented way
+
+    chosen = page()
+    chosen.multiselect[0].set_value(["cat_chelsea.jpg", "coffee_cup.jpg"]).run()
+    chosen.file_uploader[0].upload("cup.jpg", CUP.read_bytes(), "image/jpeg").run()
+    assert [s.value for s in chosen.subheader] == ["cup.jpg", "cat_chelsea.jpg", "coffee_cup.jpg"]
+
+    kept = page()  # the example kept on purpose: chosen again after taking it out
+    kept.multiselect[0].set_value([]).run()
+    kept.multiselect[0].set_value(["cat_chelsea.jpg"]).run()
+    kept.file_uploader[0].upload("cup.jpg", CUP.read_bytes(), "image/jpeg").run()
+    assert [s.value for s in kept.subheader] == ["cup.jpg", "cat_chelsea.jpg"]
+
+
 def feature_picture(at: AppTest):
     [picture] = [image for image in at.get("image") if any("most active channels" in c for c in image.captions)]
     return picture.value[0], picture.captions[0]

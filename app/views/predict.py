@@ -145,6 +145,17 @@ def precision_switch(classifier) -> str:
 
 # ---- page ----------------------------------------------------------------------------------------------------------
 
+UPLOADS, CAMERA, SAMPLES, SAMPLES_CHOSEN = "uploads", "camera", "samples", "samples_chosen"
+
+
+def example_steps_aside() -> None:
+    """The sample the page opens with shows it working; once the visitor brings a photo of their own, theirs is the
+    page (and every upload's run does not draw the example again). Samples the visitor picked stay."""
+    own = st.session_state.get(UPLOADS) or st.session_state.get(CAMERA) is not None
+    if own and not st.session_state.get(SAMPLES_CHOSEN) and st.session_state.get(SAMPLES) == [FIRST_SAMPLE.name]:
+        st.session_state[SAMPLES] = []
+
+
 st.title("Predict")
 st.markdown("Give the network a photo and see the five ImageNet classes it finds most likely, the crop it actually "
             "saw, and — with Grad-CAM — which part of the photo speaks for each class.")
@@ -157,10 +168,14 @@ def page() -> None:
     if not pretrained:
         st.error(notices.weights_missing(resnet.ARCHITECTURES[arch].title))
 
-    uploads = st.file_uploader("Upload photos", type=images.UPLOAD_TYPES, accept_multiple_files=True)
-    samples = st.multiselect("…or pick sample photos", list(sample_images()), default=[FIRST_SAMPLE.name],
+    st.session_state.setdefault(SAMPLES, [FIRST_SAMPLE.name])  # the example the page opens with
+    uploads = st.file_uploader("Upload photos", type=images.UPLOAD_TYPES, accept_multiple_files=True, key=UPLOADS,
+                               on_change=example_steps_aside)
+    samples = st.multiselect("…or pick sample photos", list(sample_images()), key=SAMPLES,
+                             on_change=lambda: st.session_state.update({SAMPLES_CHOSEN: True}),
                              help="Public-domain and CC0 photos shipped with the app (see assets/README).")
-    shot = st.camera_input("Take a photo") if st.toggle("Use the camera") else None
+    shot = (st.camera_input("Take a photo", key=CAMERA, on_change=example_steps_aside) if st.toggle("Use the camera")
+            else None)
     crop_mode = st.radio("How a photo becomes 224×224", list(CROPS), format_func=CROPS.get, horizontal=True)
     precision = "fp32" if arch.startswith(TRAINED) else precision_switch(classifier)  # a lab net: fp32 only
 

@@ -9,7 +9,7 @@ import pytest
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-CUP = ROOT / "assets" / "samples" / "coffee_cup.jpg"
+CUP, CAT = ROOT / "assets" / "samples" / "coffee_cup.jpg", ROOT / "assets" / "samples" / "cat_chelsea.jpg"
 CLASSES = {int(index): label for index, (_, label) in
            json.loads((ROOT / "assets" / "imagenet_classes.json").read_text()).items()}
 UNTRAINED = "UNTRAINED (random weights) — not a real prediction"  # resnet.inference.UNTRAINED_LABEL
@@ -48,12 +48,16 @@ def test_upload_gives_top5_and_grad_cam(ui):
     pretrained = ui.page.get_by_text("so every result below comes from random weights").count() == 0
     assert len(top5_charts(ui)) == 1
 
-    ui.rerun_after(lambda: ui.page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(CUP))
-
+    uploader = ui.page.locator('[data-testid="stFileUploader"] input[type="file"]')
+    ui.rerun_after(lambda: uploader.set_input_files(CUP))
+    # The example steps aside for the visitor's own photo (tests/test_app_predict.py tries the other cases).
     assert ui.page.get_by_role("heading", name="coffee_cup.jpg").count() == 1
+    assert ui.page.get_by_role("heading", name="cat_chelsea.jpg").count() == 0 and len(top5_charts(ui)) == 1
+
+    ui.rerun_after(lambda: uploader.set_input_files(CAT))  # a second upload joins the first
     assert ui.page.get_by_role("heading", name="cat_chelsea.jpg").count() == 1
     charts = top5_charts(ui)
-    assert len(charts) == 2  # the upload and the sample, each with its own top-5
+    assert len(charts) == 2  # two uploads, each with its own top-5
     for chart in charts:
         check_top5(chart, pretrained)
     assert charts[0]["probabilities"] != charts[1]["probabilities"]  # two photos, two answers
@@ -92,8 +96,9 @@ def stale_since_watching(ui) -> list[str]:
 
 def test_a_click_in_one_photos_explanations_reruns_only_that_photos_part(ui):
     ui.open("predict", title="Predict")
-    ui.rerun_after(lambda: ui.page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(CUP))
-    cup_chart, _ = top5_charts(ui)  # the upload is photo 0, with its explanations open; the cat is photo 1
+    ui.rerun_after(lambda: ui.page.locator('[data-testid="stFileUploader"] input[type="file"]').set_input_files(
+        [CUP, CAT]))
+    cup_chart, _ = top5_charts(ui)  # the cup is photo 0, with its explanations open; the cat is photo 1
     ui.page.evaluate(WATCH_STALE)
 
     ui.choose("Grad-CAM for the class", cup_chart["labels"][1])

@@ -13,7 +13,7 @@ from tests.e2e.conftest import ARTIFACTS, browser_session
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-CUP = ROOT / "assets" / "samples" / "coffee_cup.jpg"
+CUP, CAT = ROOT / "assets" / "samples" / "coffee_cup.jpg", ROOT / "assets" / "samples" / "cat_chelsea.jpg"
 BROWSERS = 3
 # Each process builds its own ResNet-50 at start; the TensorFlow engine spares each an OpenVINO conversion.
 BACKEND_ENV = {"RESNET_ENGINE": "tf"}
@@ -46,7 +46,7 @@ def test_each_browser_stays_on_its_process(proxied_app, browser):
             ui.open(title="ResNet Explorer")
             ui.open("predict", title="Predict")
             ui.rerun_after(lambda: ui.page.locator('[data-testid="stFileUploader"] input[type="file"]')
-                           .set_input_files(CUP))
+                           .set_input_files([CUP, CAT]))  # two photos of the visitor's own (the example steps aside)
             assert ui.page.get_by_role("heading", name="coffee_cup.jpg").count() == 1
             crops = ui.page.get_by_test_id("stImage").filter(has_text="What the network saw").locator("img")
             assert crops.count() == 2
