@@ -53,8 +53,9 @@ def get_classifier(arch: str = "resnet50"):
     # Nothing else is warmed: the top-5's Grad-CAMs come with each answer (resnet.explaining), and the gradient is
     # traced only for the first visitor who asks for another layer.
     # "throughput": a class's uploads computed side by side, each on a core of its own (OpenVINO's streams). One
-    # photo alone waits ~114 ms instead of ~61 (2 cores), but a served upload costs the server a third less CPU:
-    # two threads on one photo wait on each other at every layer while the pages share the cores (resnet.engines).
+    # photo alone waits ~2× as long (136 against 70 ms on 2 cores), but two at once are no slower, and a served upload
+    # costs the server about a tenth less CPU: two threads on one photo wait on each other at every layer while the
+    # pages share the cores (resnet.engines, tests/load/README.md).
     classifier = Classifier.load(arch, "imagenet", allow_untrained=True, precision="fp32", background=True,
                                  hint="throughput")
     if not classifier.pretrained:  # the page says so in plain words; the operator reads where to put them

@@ -37,11 +37,12 @@ from resnet.explaining import cam_head
 
 _INPUT_NAME = "input"
 
-# OpenVINO's performance hints. Measured on 2 cores (AVX2 EPYC), ResNet-50 fp32, one run: "latency" answers one photo
-# in 60.7 ms of wall time and 121 ms of CPU, two callers at once 64.4 ms a photo; "throughput" (2 streams of 1
-# thread) one photo in 114 ms, two callers 60.6 ms a photo, 114–118 ms of CPU. In a served class, where the page's
+# OpenVINO's performance hints. Measured on 2 cores (AVX2 EPYC), ResNet-50 fp32, one process: "latency" answers one
+# photo in 60.7 ms of wall time and 121 ms of CPU, two callers at once 64.4 ms a photo; "throughput" (2 streams of 1
+# thread) one photo in 114 ms, two callers 60.6 ms a photo, 114–118 ms of CPU. In a served class, where the pages'
 # threads and the event loop share the cores, the latency mode's two threads wait on each other at every layer:
-# 145–150 ms of CPU a photo against 100 ms in one stream (per-thread CPU of a `make run` server, six uploads at once).
+# 145–150 ms of CPU a photo, against ~118 in a stream of one thread (per-thread CPU of a `make run` server, six
+# uploads at once; `python -m resnet bench --only serving` measures the two side by side).
 HINTS = ("latency", "throughput")
 
 

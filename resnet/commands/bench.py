@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from resnet import bench
 from resnet.bench import SECTIONS, format_section
 from resnet.commands.options import print_json

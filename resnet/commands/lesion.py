@@ -3,7 +3,6 @@ al. 2016)."""
 
 from __future__ import annotations
 
-
 from resnet.commands.options import add_photo_arguments, load_photo, print_json
 from resnet.errors import UserError
 from resnet.inference import UNTRAINED_LABEL, top_scores

@@ -3,7 +3,6 @@ effective one (Luo et al. 2016), in the residual network and in its plain twin."
 
 from __future__ import annotations
 
-
 from resnet import images
 from resnet.architectures import build, get
 from resnet.commands.options import print_json

@@ -3,7 +3,6 @@ what the shortcut carries — for one photo."""
 
 from __future__ import annotations
 
-
 from resnet.commands.options import add_photo_arguments, load_photo, print_json
 from resnet.inference import UNTRAINED_LABEL
 from resnet.shortcuts import ShortcutProbe
