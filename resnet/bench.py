@@ -365,20 +365,18 @@ def serving(context: Context) -> Section:
         return section
     named = [(FIRST_SAMPLE.name, context.photo)]
     served, fastest = context.served_classifier, context.classifier
-    pool = ThreadPoolExecutor(2)
-
-    def two_callers(classifier) -> float:  # CPU seconds of this process for the two photos
-        began = time.process_time()
-        list(pool.map(lambda _: classifier.classify_each(named), range(2)))
-        return time.process_time() - began
-
     cpu: dict[str, list[float]] = {"latency": [], "throughput": []}
-    cases = {"one photo alone, latency": lambda: fastest.classify_each(named),
-             "one photo alone, throughput (the app)": lambda: served.classify_each(named),
-             "two at once, latency": lambda: cpu["latency"].append(two_callers(fastest)),
-             "two at once, throughput (the app)": lambda: cpu["throughput"].append(two_callers(served))}
-    times = interleaved(cases, context.runs)
-    pool.shutdown()
+    with ThreadPoolExecutor(2) as pool:
+        def two_callers(classifier) -> float:  # CPU seconds of this process for the two photos
+            began = time.process_time()
+            list(pool.map(lambda _: classifier.classify_each(named), range(2)))
+            return time.process_time() - began
+
+        cases = {"one photo alone, latency": lambda: fastest.classify_each(named),
+                 "one photo alone, throughput (the app)": lambda: served.classify_each(named),
+                 "two at once, latency": lambda: cpu["latency"].append(two_callers(fastest)),
+                 "two at once, throughput (the app)": lambda: cpu["throughput"].append(two_callers(served))}
+        times = interleaved(cases, context.runs)
     medians = {name: statistics.median(values) for name, values in times.items()}
     section.timings = [Timing(name, medians[name], context.runs) for name in cases]
     per_photo = {hint: statistics.median(values) / 2 * 1000 for hint, values in cpu.items()}

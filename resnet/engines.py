@@ -46,6 +46,11 @@ _INPUT_NAME = "input"
 HINTS = ("latency", "throughput")
 
 
+def check_hint(hint: str) -> None:
+    if hint not in HINTS:
+        raise ValueError(f"hint must be one of {HINTS}, not {hint!r}")
+
+
 @dataclass(frozen=True)
 class EngineKind:
     """One way to run the forward pass, as the Classifier, the CLI's choice and `bench` all see it.
@@ -194,8 +199,7 @@ class OpenVinoEngine:
         `hint` (HINTS): "latency", every core on each call, the soonest single answer (the CLI, bench); or
         "throughput", OpenVINO's streams, each call on cores of its own and `parallel` calls side by side: what a
         server of many sessions wants (see HINTS)."""
-        if hint not in HINTS:
-            raise ValueError(f"hint must be one of {HINTS}, not {hint!r}")
+        check_hint(hint)
         openvino = devices.import_openvino()
         self.name = "openvino"
         self.precision = precision
@@ -233,8 +237,7 @@ class OpenVinoEngine:
         try:
             # The input is read in place (share_inputs: ours, and the call is synchronous); the outputs are copied
             # out of the request, which the next caller reuses.
-            dtype = np.uint8 if self.takes_pixels else np.float32
-            outputs = request.infer(np.ascontiguousarray(batch, dtype=dtype), share_inputs=True)
+            outputs = request.infer(self._input(batch), share_inputs=True)
         finally:
             self._idle_requests.put(request)
         return outputs[self._probabilities], (None if self._features is None else outputs[self._features])
@@ -247,8 +250,12 @@ class OpenVinoEngine:
         allocates a request's memory and plans it then)."""
         requests = [self._compiled.create_infer_request() for _ in range(self.parallel)]
         for request in requests:
-            request.infer(np.ascontiguousarray(batch, dtype=np.uint8 if self.takes_pixels else np.float32))
+            request.infer(self._input(batch))
             self._idle_requests.put(request)
+
+    def _input(self, batch: np.ndarray) -> np.ndarray:
+        """The batch as the compiled graph takes it: uint8 pixels or preprocessed float32, contiguous."""
+        return np.ascontiguousarray(batch, dtype=np.uint8 if self.takes_pixels else np.float32)
 
 
 def make_engine(model: keras.Model, engine: str | None = None, precision: str | None = None, *,

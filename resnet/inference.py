@@ -78,8 +78,7 @@ class Classifier:
         self.precision = precision or engines.default_precision()
         # OpenVINO's performance hint (engines.HINTS): "latency" for the soonest single answer (the CLI); a server
         # of many sessions asks for "throughput", and its answers lane is then as wide as the engine's streams.
-        if hint not in engines.HINTS:
-            raise ValueError(f"hint must be one of {engines.HINTS}, not {hint!r}")
+        engines.check_hint(hint)  # here too: the OpenVINO engine may be made later, in a background thread
         self.hint = hint
         requested = engine or engines.default_engine()
         engines.check_precision(self.precision, requested)

@@ -6,9 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from resnet.paths import ROOT
 
 
 def run_python(code: str, *args: str, timeout: float = 120, env: dict[str, str] | None = None) -> str:
