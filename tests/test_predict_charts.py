@@ -1,6 +1,10 @@
 """Figures of the Predict page, from hand-made scores and maps."""
 
+import json
+
 import numpy as np
+import plotly.graph_objects as go
+import pytest
 
 from resnet.inference import UNTRAINED_LABEL, ClassScore
 from resnet.predict_charts import TRAINED_COLOUR, UNTRAINED_COLOUR, class_name, heat_figure, top_figure
@@ -35,3 +39,15 @@ def test_a_heat_map_keeps_its_values_on_a_fixed_zero_to_one_scale_row_zero_on_to
     assert (heat.zmin, heat.zmax) == (0, 1)
     assert figure.layout.yaxis.autorange == "reversed" and figure.layout.yaxis.scaleanchor == "x"
     assert figure.layout.title.text == "conv5_block3_out: 2×2 map"
+
+
+@pytest.mark.parametrize("make", [lambda: top_figure(SCORES, pretrained=True),
+                                  lambda: top_figure(SCORES, pretrained=False),
+                                  lambda: heat_figure(np.random.default_rng(0).random((7, 7), np.float32), "7×7 map")],
+                         ids=["top", "untrained", "heat"])
+def test_each_figure_is_what_plotly_makes_of_it_with_its_checks_on(make):
+    # The page's figures are built unchecked (fast); plotly, checking, raises on a key it does not know and rewrites
+    # values it spells otherwise (a named colour scale): the browser must get the same figure either way.
+    figure = make()
+    checked = go.Figure(figure.to_dict())
+    assert json.loads(figure.to_json()) == json.loads(checked.to_json())
