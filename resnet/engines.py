@@ -34,21 +34,10 @@ from resnet.devices import PRECISIONS
 from resnet.precisions import default_precision  # noqa: F401 -- where callers have always found it
 from resnet.errors import UserError
 from resnet.explaining import cam_head
+from resnet.openvino_options import HINTS, check_hint, compile_config, output_places  # noqa: F401 -- HINTS: callers' name
 
 _INPUT_NAME = "input"
 
-# OpenVINO's performance hints. Measured on 2 cores (AVX2 EPYC), ResNet-50 fp32, one process: "latency" answers one
-# photo in 60.7 ms of wall time and 121 ms of CPU, two callers at once 64.4 ms a photo; "throughput" (2 streams of 1
-# thread) one photo in 114 ms, two callers 60.6 ms a photo, 114–118 ms of CPU. In a served class, where the pages'
-# threads and the event loop share the cores, the latency mode's two threads wait on each other at every layer:
-# 145–150 ms of CPU a photo, against ~118 in a stream of one thread (per-thread CPU of a `make run` server, six
-# uploads at once; `python -m resnet bench --only serving` measures the two side by side).
-HINTS = ("latency", "throughput")
-
-
-def check_hint(hint: str) -> None:
-    if hint not in HINTS:
-        raise ValueError(f"hint must be one of {HINTS}, not {hint!r}")
 
 
 @dataclass(frozen=True)
@@ -210,17 +199,10 @@ class OpenVinoEngine:
         converted = openvino.convert_model(source.concrete_function(), share_weights=False)
         if pixels is not None:
             converted = with_pixel_steps(converted, pixels)
-        # The hint is explicit: on CPUs with bf16 instructions OpenVINO would otherwise choose bf16 by itself, and
-        # fp32 must mean what keras.applications computes.
-        config = {"INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
-                  "PERFORMANCE_HINT": hint.upper()}
-        self._compiled = openvino.Core().compile_model(converted, "CPU", config)
+        self._compiled = openvino.Core().compile_model(converted, "CPU", compile_config(precision, hint))
         self.hint = hint
         self.parallel = int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS"))
-        # The outputs by rank, not by position: probabilities are (batch, classes), the feature map has 4 axes.
-        ranks = [output.get_partial_shape().rank.get_length() for output in self._compiled.outputs]
-        self._probabilities = ranks.index(2)
-        self._features = ranks.index(4) if 4 in ranks else None
+        self._probabilities, self._features = output_places(self._compiled)
         # CompiledModel.__call__ reuses one infer request, so threads calling at once would overwrite each other's
         # input and output. Each call borrows an idle request instead; there are never more than callers at once.
         self._idle_requests: queue.SimpleQueue = queue.SimpleQueue()

@@ -29,6 +29,7 @@ from resnet import images, paths
 from resnet.answers import DEFAULT_TOP, Prediction, labels_for, top_scores
 from resnet.cam_maps import CamHead, class_activation_maps
 from resnet.errors import UserError, WeightsUnavailable
+from resnet.openvino_options import compile_config, output_places
 from resnet.serving.export import MANIFEST
 from resnet.weights import MD5, imagenet_weights_path, md5_of
 
@@ -133,13 +134,8 @@ class Answer:
             raise UserError(f"precision {precision!r} is not offered here; use one of {', '.join(self.precisions())}")
         with self._lock:
             if precision not in self._compiled:
-                # The hint is explicit: on a CPU with bf16 OpenVINO would choose it by itself, and fp32 must mean fp32.
-                config = {"INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
-                          "PERFORMANCE_HINT": "LATENCY"}
-                compiled = self._core.compile_model(self._model, "CPU", config)
-                ranks = [output.get_partial_shape().rank.get_length() for output in compiled.outputs]
-                self._compiled[precision] = (compiled, ranks.index(2), ranks.index(4) if 4 in ranks else None,
-                                             queue.SimpleQueue())
+                compiled = self._core.compile_model(self._model, "CPU", compile_config(precision, "latency"))
+                self._compiled[precision] = (compiled, *output_places(compiled), queue.SimpleQueue())
             return self._compiled[precision]
 
     def answer(self, crops: np.ndarray, *, top: int = DEFAULT_TOP, precision: str = "fp32",
