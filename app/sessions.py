@@ -100,7 +100,7 @@ def collect_ended_sessions() -> None:
 def freeze_what_lasts(live_sessions: int | None = None) -> bool:
     """Move every object alive now out of reach of Python's cycle collector (`gc.freeze`), unless a visitor's session
     is alive (`live_sessions`, None: ask Streamlit's runtime). True if frozen. Meant for a server's start, once its
-    libraries are imported and before anyone comes.
+    libraries are imported and before anyone comes, and again once its network answers (app/serve.py).
 
     TensorFlow and Keras alone leave ~350,000 objects that live as long as the server, and every full collection
     walked them all: 0.23 s of CPU each on two cores, 0.02 s once frozen. Full collections are Python's own, whenever
