@@ -34,10 +34,9 @@ from resnet.devices import PRECISIONS
 from resnet.precisions import default_precision  # noqa: F401 -- where callers have always found it
 from resnet.errors import UserError
 from resnet.explaining import cam_head
-from resnet.openvino_options import HINTS, check_hint, compile_config, output_places  # noqa: F401 -- HINTS: callers' name
+from resnet.openvino_options import HINTS, check_hint, compile_config, output_places  # noqa: F401 -- HINTS: here too
 
 _INPUT_NAME = "input"
-
 
 
 @dataclass(frozen=True)

@@ -27,12 +27,13 @@ def top_bars_spec(scores: Sequence[ClassScore], *, pretrained: bool) -> dict:
 
 
 def top_bars(scores: Sequence[ClassScore], *, pretrained: bool) -> go.Bar:
+    """The same bars as a checked plotly trace, for figures plotly assembles itself (subplots)."""
     return go.Bar(top_bars_spec(scores, pretrained=pretrained))
 
 
 def unchecked_figure(data: list[dict], layout: dict) -> go.Figure:
     """A figure of specs written in this module, not checked key by key as plotly builds it: every upload makes two,
-    3.4 and 4.4 ms with plotly’s checks against 1.0 and 1.5 ms without (2 cores; `update_layout`, a path parsed and
+    3.4 and 4.4 ms with plotly's checks against 1.0 and 1.5 ms without (2 cores; `update_layout`, a path parsed and
     checked per key, had made them 2–3× dearer still). `_validate` is plotly's own figure-level switch (private, so
     tests/test_predict_charts.py builds each figure again with the checks on and compares the two)."""
     return go.Figure({"data": data, "layout": layout}, _validate=False)
